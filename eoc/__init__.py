@@ -1,0 +1,53 @@
+"""eoc: edge-of-chaos mean-field theory and the theory of pruning at initialization.
+
+The core (this namespace) needs only numpy, scipy and sympy; importing it never
+imports torch.  The torch-facing tools live in :mod:`eoc.nn`.
+
+Argument order is ``(..., act, sigma_w, sigma_b)``; an activation is a name
+(:func:`available_activations`) or an :class:`Activation`; ``q``, ``c`` and the
+sigmas broadcast like numpy arrays.  Mathematics: THEORY.md of the project, and
+the docstrings of each function.
+"""
+
+from ._activations import Activation, ClosedForms, available_activations, get_activation
+from ._correlation import c_star, correlation_iterates, correlation_map, correlation_map_derivative
+from ._expect import Numerics
+from ._maps import covariance_map, q_star, variance_iterates, variance_map
+from ._phase import (
+    PHASES,
+    EOCCurve,
+    chi_1,
+    chi_c,
+    chi_q,
+    depth_scales,
+    edge_of_chaos,
+    eoc_curve,
+    phase,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Activation",
+    "ClosedForms",
+    "available_activations",
+    "get_activation",
+    "Numerics",
+    "variance_map",
+    "covariance_map",
+    "variance_iterates",
+    "q_star",
+    "correlation_map",
+    "correlation_map_derivative",
+    "correlation_iterates",
+    "c_star",
+    "chi_1",
+    "chi_q",
+    "chi_c",
+    "depth_scales",
+    "phase",
+    "PHASES",
+    "edge_of_chaos",
+    "eoc_curve",
+    "EOCCurve",
+]
