@@ -63,6 +63,9 @@ class ClosedForms:
     dq_moment2 : q -> d/dq E[phi(sqrt(q) Z)^2]
     kernel : (q1, q2, c) -> E[phi(u1) phi(u2)]
     deriv_kernel : (q1, q2, c) -> E[phi'(u1) phi'(u2)]
+    half_sq_diff : (q, c) -> E[(phi(u1) - phi(u2))^2] / 2 with q1 = q2 = q, i.e.
+        moment2(q) - kernel(q, q, c), written without cancellation as c -> 1
+        (it sets 1 - f(c) in :mod:`eoc._correlation`).
     """
 
     moment2: Callable
@@ -70,6 +73,7 @@ class ClosedForms:
     dq_moment2: Callable
     kernel: Callable
     deriv_kernel: Callable
+    half_sq_diff: Callable
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,31 @@ def _one_sided_derivative(fn: ArrayFn, step: float) -> ArrayFn:
 
 # ---------------------------------------------------------------- leaky ReLU family
 
+# A(s) = arcsin(s) - s sqrt(1 - s^2) = int_0^s 2 t^2 / sqrt(1 - t^2) dt, by its series
+# 2 sum_k C(2k, k) / 4^k s^(2k+3) / (2k + 3) below s = 0.3 (ratio of terms < 0.09).
+_A_SERIES = np.array([2.0 * math.comb(2 * k, k) / 4**k / (2 * k + 3) for k in range(16)])
+
+
+def _arcsin_gap(s):
+    s = np.asarray(s, dtype=np.float64)
+    small = s < 0.3
+    s2 = s * s
+    series = np.polynomial.polynomial.polyval(s2, _A_SERIES) * s2 * s
+    with np.errstate(invalid="ignore"):
+        direct = np.arcsin(s) - s * np.sqrt(np.clip(1.0 - s2, 0.0, None))
+    return np.where(small, series, direct)
+
+
+def arc_gap(c):
+    r""":math:`T(c) = \pi/2 - \sqrt{1-c^2} - c\arcsin c = (1-c)\arcsin c + 2A(\sqrt{(1-c)/2})`.
+
+    :math:`\mathbb E|u_1||u_2|` differs from its value at c = 1 by :math:`(2/\pi) q T(c)`;
+    the second form has no cancellation as :math:`c\to 1` (where :math:`T\sim\pi(1-c)/2`).
+    """
+    c = np.clip(np.asarray(c, dtype=np.float64), -1.0, 1.0)
+    return (1.0 - c) * np.arcsin(c) + 2.0 * _arcsin_gap(np.sqrt(0.5 * (1.0 - c)))
+
+
 
 def _leaky_closed_forms(a: float) -> ClosedForms:
     even = 0.5 * (1.0 + a)  # coefficient of x
@@ -188,7 +217,12 @@ def _leaky_closed_forms(a: float) -> ClosedForms:
         out = even * even + odd * odd * (2.0 / np.pi) * np.arcsin(c)
         return np.broadcast_to(out, np.broadcast(q1, q2, c).shape).copy()
 
-    return ClosedForms(moment2, deriv_moment2, deriv_moment2, kernel, deriv_kernel)
+    def half_sq_diff(q, c):
+        c = np.clip(c, -1.0, 1.0)
+        q = np.asarray(q, dtype=np.float64)
+        return q * (even * even * (1.0 - c) + odd * odd * (2.0 / np.pi) * arc_gap(c))
+
+    return ClosedForms(moment2, deriv_moment2, deriv_moment2, kernel, deriv_kernel, half_sq_diff)
 
 
 def _leaky_relu(negative_slope: float = 0.01, *, name: str = "leaky_relu") -> Activation:
@@ -242,10 +276,21 @@ def _erf() -> Activation:
         q12 = np.clip(c, -1.0, 1.0) * np.sqrt(q1 * q2)
         return (4.0 / np.pi) / np.sqrt((1.0 + 2.0 * q1) * (1.0 + 2.0 * q2) - 4.0 * q12 * q12)
 
+    def half_sq_diff(q, c):
+        # (2/pi)[arcsin x - arcsin(c x)], x = 2q/(1+2q); for c >= 0 by
+        # arcsin x - arcsin y = arcsin(x sqrt(1-y^2) - y sqrt(1-x^2)), rationalized.
+        q = np.asarray(q, dtype=np.float64)
+        c = np.clip(c, -1.0, 1.0)
+        x = 2.0 * q / (1.0 + 2.0 * q)
+        y = c * x
+        cp = np.maximum(c, 0.0)  # the stable branch is used (and well defined) for c >= 0
+        stable = np.arcsin(x * (1.0 - cp * cp) / (np.sqrt(1.0 - cp * cp * x * x) + cp * np.sqrt(1.0 - x * x)))
+        return (2.0 / np.pi) * np.where(c >= 0, stable, np.arcsin(x) - np.arcsin(y))
+
     def derivative(x):
         return _TWO_OVER_SQRT_PI * np.exp(-x * x)
 
-    forms = ClosedForms(moment2, deriv_moment2, dq_moment2, kernel, deriv_kernel)
+    forms = ClosedForms(moment2, deriv_moment2, dq_moment2, kernel, deriv_kernel, half_sq_diff)
     return Activation("erf", special.erf, derivative, closed_forms=forms)
 
 

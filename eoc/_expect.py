@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._activations import Activation
-from ._quad import DEFAULT_ORDER_1D, DEFAULT_ORDER_2D, gauss_1d, gauss_2d
+from ._quad import DEFAULT_ORDER_1D, DEFAULT_ORDER_2D, gauss_1d, gauss_2d, gauss_2d_fn
 
 __all__ = [
     "moment2",
@@ -34,6 +34,7 @@ __all__ = [
     "dq_moment2",
     "kernel",
     "deriv_kernel",
+    "half_sq_diff",
     "METHODS",
     "Numerics",
     "DEFAULT_NUMERICS",
@@ -107,6 +108,28 @@ def deriv_kernel(
     return gauss_2d(act.derivative, act.derivative, q1, q2, c, order=order)
 
 
+def half_sq_diff(
+    act: Activation, q, c, *, method: str = "auto", order: tuple[int, int] = DEFAULT_ORDER_2D
+) -> np.ndarray:
+    r""":math:`\tfrac12\mathbb E[(\phi(u_1) - \phi(u_2))^2]` for equal variances q and correlation c.
+
+    Equals :math:`M_2(q) - K(q, q, c)`, but is integrated (or written in closed form)
+    directly, so that it keeps full relative accuracy as :math:`c\to 1`, where both
+    terms approach each other; it vanishes exactly at c = 1.
+    """
+    q = np.asarray(q, dtype=np.float64)
+    c = np.asarray(c, dtype=np.float64)
+    if _use_closed(act, method):
+        return np.asarray(act.closed_forms.half_sq_diff(q, c), dtype=np.float64)
+    f = act.fn
+
+    def h(u1, u2):
+        d = f(u1) - f(u2)
+        return 0.5 * d * d
+
+    return gauss_2d_fn(h, q, q, c, order=order)
+
+
 @dataclass(frozen=True)
 class Numerics:
     """Numerical settings shared by every map (one frozen object, passed as ``numerics=``).
@@ -152,6 +175,9 @@ class Numerics:
 
     def deriv_kernel(self, act, q1, q2, q12):
         return deriv_kernel(act, q1, q2, q12, method=self.method, order=self.order_2d)
+
+    def half_sq_diff(self, act, q, c):
+        return half_sq_diff(act, q, c, method=self.method, order=self.order_2d)
 
 
 DEFAULT_NUMERICS = Numerics()

@@ -80,7 +80,7 @@ def covariance_map(q1, q2, q12, act, sigma_w, sigma_b, *, numerics: Numerics | N
     if bad.any():
         raise ValueError(
             "q12 must satisfy |q12| <= sqrt(q1 q2) (a valid covariance), "
-            f"got q12={np.broadcast_to(q12, bad.shape)[bad].flat[0]!r}"
+            f"got q12={float(np.broadcast_to(q12, bad.shape)[bad].flat[0])!r}"
         )
     return sb**2 + sw**2 * resolve_numerics(numerics).kernel(act, q1, q2, q12)
 

@@ -51,6 +51,7 @@ PHASES = ("ordered", "edge_of_chaos", "chaotic")
 #: Default |chi_1 - 1| within which a point counts as on the edge of chaos.
 PHASE_TOL = 1e-8
 _EOC_Q_GRID = np.geomspace(1e-12, 1e8, 161)
+_Q_TINY = 1e-200  # evaluates q -> 0 limits, keeping the sides of a kink at 0 apart
 
 
 def chi_1(act, sigma_w, sigma_b, q=None, *, numerics: Numerics | None = None) -> np.ndarray:
@@ -162,8 +163,11 @@ def _eoc_q(act: Activation, sb: np.ndarray, num: Numerics) -> np.ndarray:
     """Solve sigma_b^2(q) = sb^2 for q (flat arrays), general activations."""
     target = sb**2
     out = np.full(sb.size, np.nan)
-    zero_at_origin = float(act.fn(np.array(0.0))) == 0.0 and float(act.derivative(np.array(0.0))) != 0.0
-    if zero_at_origin:  # sigma_b^2(q) -> 0 as q -> 0: the curve starts at (0, 1/|phi'(0)|), q* = 0
+    # With phi(0) = 0 and phi' not vanishing at 0, sigma_b^2(q) -> 0 as q -> 0: the curve
+    # starts at sigma_b = 0 with q* = 0 and sigma_w^2 = 1 / lim E[phi'(sqrt(q) Z)^2], which
+    # is 2 / (phi'(0-)^2 + phi'(0+)^2) for a kink at 0 (SELU), 1/phi'(0)^2 otherwise.
+    zero_at_origin = float(act.fn(np.array(0.0))) == 0.0 and float(num.deriv_moment2(act, _Q_TINY)) > 0.0
+    if zero_at_origin:
         out[target == 0] = 0.0
     todo = np.flatnonzero(np.isnan(out))
     if todo.size == 0:
@@ -200,7 +204,7 @@ def _curve_points(act: Activation, sb: np.ndarray, num: Numerics):
             )
         return np.full(sb.size, np.sqrt(sw2)), np.ones(sb.size)
     q = _eoc_q(act, sb, num)
-    d2 = num.deriv_moment2(act, np.maximum(q, 0.0))
+    d2 = num.deriv_moment2(act, np.maximum(q, _Q_TINY))
     sw = 1.0 / np.sqrt(d2)
     return sw, q
 
@@ -263,8 +267,9 @@ def eoc_curve(
     if sigma_b is not None and q_star is not None:
         raise ValueError("give sigma_b or q_star, not both")
     if act.homogeneous:
-        sw, q = _curve_points(act, np.zeros(1), nm)
-        return EOCCurve(act, np.zeros(1), sw, q, nm.dq_moment2(act, q) * sw**2)
+        sb = np.zeros(1) if sigma_b is None else check_nonnegative(sigma_b, "sigma_b").reshape(-1)
+        sw, q = _curve_points(act, sb, nm)  # raises for sigma_b > 0
+        return EOCCurve(act, sb, sw, q, nm.dq_moment2(act, q) * sw**2)
     if q_star is not None:
         q = check_positive(q_star, "q_star").reshape(-1)
         sb2, sw2 = _sigma_b2_of_q(act, q, nm)
@@ -277,5 +282,5 @@ def eoc_curve(
             sigma_b = np.linspace(0.0, float(sigma_b_max), int(num))
         sb = check_nonnegative(sigma_b, "sigma_b").reshape(-1)
         sw, q = _curve_points(act, sb, nm)
-    return EOCCurve(act, sb, sw, q, sw**2 * nm.dq_moment2(act, np.maximum(q, 1e-200)))
+    return EOCCurve(act, sb, sw, q, sw**2 * nm.dq_moment2(act, np.maximum(q, _Q_TINY)))
 

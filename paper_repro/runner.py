@@ -1,0 +1,103 @@
+"""Run experiments by id: configure, give them a :class:`~paper_repro.registry.Context`, index outputs."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from . import paths
+from .registry import Context, get_experiment, list_experiments
+from .report import build_index
+
+__all__ = ["run_experiment", "run_many"]
+
+
+def _check_device(device: str) -> str:
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("device='cuda' requested but torch.cuda.is_available() is False")
+    return device
+
+
+def run_experiment(
+    exp_id: str,
+    profile: str = "quick",
+    *,
+    device: str = "cpu",
+    data_dir: Path | None = None,
+    seeds: int | None = None,
+    jobs: int = 1,
+    figures_root: Path | None = None,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+    overrides: dict[str, Any] | None = None,
+    index: bool = True,
+) -> Context:
+    """Run one experiment and (by default) rebuild ``figures/README.md``.
+
+    ``overrides`` replace fields of the profile's configuration (used by the smoke
+    tests to run at tiny size).  Outputs of a previous run of the same experiment
+    are replaced only once the new run has finished (they are written to a
+    staging folder first).
+    """
+    exp = get_experiment(exp_id)
+    cfg = exp.config(profile, **(overrides or {}))
+    device = _check_device(device)
+    if seeds is not None and seeds < 1:
+        raise ValueError(f"seeds must be >= 1, got {seeds}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    root = Path(figures_root) if figures_root else paths.figures_dir()
+    final = root / exp.id
+    staging = root / f".{exp.id}.staging"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    ctx = Context(
+        exp_id=exp.id,
+        profile=profile,
+        outdir=staging,
+        device=device,
+        data_dir=Path(data_dir) if data_dir else None,
+        seeds=seeds,
+        jobs=jobs,
+        cache_dir=Path(cache_dir) if cache_dir else paths.cache_dir(),
+        progress=progress,
+        config=cfg,
+    )
+    try:
+        exp.run(cfg, ctx)
+        ctx.write_manifest(exp)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if final.exists():
+        shutil.rmtree(final)
+    staging.rename(final)
+    ctx.outdir = final
+    if index:
+        build_index(root)
+    return ctx
+
+
+def run_many(ids: list[str], profile: str = "quick", **kw) -> list[Context]:
+    """Run several experiments (``["all"]`` for every one), indexing once at the end."""
+    if ids == ["all"] or "all" in ids:
+        ids = [e.id for e in list_experiments()]
+    out = []
+    t0 = time.time()
+    for exp_id in ids:
+        print(f"[paper_repro] {exp_id} ({profile}) ...", flush=True)
+        ctx = run_experiment(exp_id, profile, index=False, **kw)
+        print(f"[paper_repro] {exp_id} done in {time.time() - ctx.started:.1f} s -> {ctx.outdir}", flush=True)
+        out.append(ctx)
+    root = Path(kw.get("figures_root") or paths.figures_dir())
+    build_index(root)
+    print(f"[paper_repro] {len(out)} experiment(s) in {time.time() - t0:.1f} s; index: {root / 'README.md'}")
+    return out
