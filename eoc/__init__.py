@@ -10,9 +10,28 @@ the docstrings of each function.
 """
 
 from ._activations import Activation, ClosedForms, available_activations, get_activation
+from ._arch import Architecture, as_architecture, layer_profile
 from ._correlation import c_star, correlation_iterates, correlation_map, correlation_map_derivative
 from ._expect import Numerics
 from ._maps import covariance_map, q_star, variance_iterates, variance_map
+from ._laws import HalfNormal, ProductNormal, Uniform01, get_law, law_for_method
+from ._propagation import LayerProfile, gradient_variances
+from ._pruning import (
+    THEORY_METHODS,
+    CriticalSparsity,
+    PrunedNetwork,
+    collapse_order,
+    critical_sparsity,
+    critical_sparsity_from_scales,
+    effective_sigma_w,
+    keep_fractions_from_scales,
+    post_pruning_phase,
+    predict_critical_sparsity,
+    predict_keep_fractions,
+    rescale_factor,
+    score_scales,
+)
+from ._resnet import resnet_correlations, resnet_gradient_variances, resnet_variances
 from ._phase import (
     PHASES,
     EOCCurve,
@@ -50,4 +69,33 @@ __all__ = [
     "edge_of_chaos",
     "eoc_curve",
     "EOCCurve",
+    # backward maps and architectures
+    "gradient_variances",
+    "LayerProfile",
+    "Architecture",
+    "as_architecture",
+    "layer_profile",
+    # ResNets
+    "resnet_variances",
+    "resnet_gradient_variances",
+    "resnet_correlations",
+    # pruning at initialization
+    "HalfNormal",
+    "ProductNormal",
+    "Uniform01",
+    "get_law",
+    "law_for_method",
+    "THEORY_METHODS",
+    "score_scales",
+    "CriticalSparsity",
+    "critical_sparsity",
+    "critical_sparsity_from_scales",
+    "predict_critical_sparsity",
+    "predict_keep_fractions",
+    "keep_fractions_from_scales",
+    "collapse_order",
+    "effective_sigma_w",
+    "rescale_factor",
+    "PrunedNetwork",
+    "post_pruning_phase",
 ]

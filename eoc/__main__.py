@@ -8,6 +8,7 @@ Examples
     python -m eoc eoc --activation tanh --sigma-b 0.2
     python -m eoc eoc --activation tanh --curve --sigma-b-max 2 --num 21
     python -m eoc derive relu
+    python -m eoc prune-predict --method snip --widths 784,100x50,10 -a tanh --eoc --sigma-b 0.2
     python -m eoc activations
 """
 
@@ -135,6 +136,76 @@ def _eoc(p: argparse.ArgumentParser):
         out = curve.as_dict()
         if len(out["sigma_b"]) == 1:
             out = {k: (v[0] if isinstance(v, list) else v) for k, v in out.items()}
+        return out
+
+    return run
+
+
+def parse_widths(text: str) -> list[int]:
+    """``"784,100x50,10"`` -> [784, 100, ..., 100 (50 times), 10]."""
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if "x" in part:
+                width, times = part.split("x", 1)
+                out += [int(width)] * int(times)
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise ValueError(f"--widths expects comma-separated integers or WIDTHxCOUNT, got {part!r} in {text!r}") from None
+    return out
+
+
+@command("prune-predict", "predicted critical sparsity, collapse order and keep fractions of a pruning method")
+def _prune_predict(p: argparse.ArgumentParser):
+    _activation_args(p)
+    p.add_argument("--method", required=True, choices=["random", "magnitude", "snip"], help="pruning method")
+    p.add_argument(
+        "--widths", required=True, help="input dim, hidden widths, output dim, e.g. 784,100x50,10 (100 repeated 50 times)"
+    )
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--sigma-w", type=float, help="weight scale")
+    g.add_argument("--eoc", action="store_true", help="use the edge-of-chaos sigma_w for --sigma-b")
+    p.add_argument("--sigma-b", type=float, default=0.0, help="bias scale (default 0)")
+    p.add_argument("--arch", choices=["ffnn", "cnn", "resnet"], default="ffnn", help="default ffnn")
+    p.add_argument("--alpha", default=None, help="resnet branch scale: a number, 'standard' or 'stable'")
+    p.add_argument("--kernel-size", type=int, default=3, help="cnn kernel size (default 3)")
+    p.add_argument("--sparsity", type=float, nargs="*", default=[0.9], help="sparsities for keep fractions (default 0.9)")
+
+    def run(ns):
+        import eoc
+
+        act = _activation(ns)
+        widths = parse_widths(ns.widths)
+        sw = float(eoc.edge_of_chaos(act, ns.sigma_b)) if ns.eoc else ns.sigma_w
+        alpha = ns.alpha
+        if alpha is not None and alpha not in ("standard", "stable"):
+            alpha = float(alpha)
+        kw = dict(arch=ns.arch, alpha=alpha, kernel_size=ns.kernel_size)
+        pred = eoc.critical_sparsity(ns.method, widths, act, sw, ns.sigma_b, **kw)
+        keep = eoc.predict_keep_fractions(ns.method, np.asarray(ns.sparsity), widths, act, sw, ns.sigma_b, **kw)
+        out = {
+            "method": ns.method,
+            "architecture": eoc.as_architecture(widths, ns.arch, alpha=alpha, kernel_size=ns.kernel_size).describe(),
+            "activation": act.label,
+            "sigma_w": sw,
+            "sigma_b": ns.sigma_b,
+            "phase_before_pruning": eoc.phase(act, sw, ns.sigma_b) if ns.arch != "resnet" else None,
+            "critical_sparsity": pred.s_cr,
+            "first_layer_to_collapse": pred.first_layer,
+            "collapse_order": list(pred.collapse_order),
+            "keep_fractions": {f"{s:g}": k for s, k in zip(ns.sparsity, keep)},
+        }
+        if ns.arch != "resnet":
+            after = {}
+            for s in ns.sparsity:
+                if s < pred.s_cr:
+                    pr = eoc.post_pruning_phase(ns.method, s, widths, act, sw, ns.sigma_b, **kw)
+                    after[f"{s:g}"] = {"chi_1": pr.chi_1_mean, "phase": pr.phase}
+                else:
+                    after[f"{s:g}"] = {"chi_1": None, "phase": "collapsed (sparsity >= s_cr)"}
+            out["after_pruning"] = after
         return out
 
     return run

@@ -120,8 +120,9 @@ def q_star(act, sigma_w, sigma_b, *, q0=1.0, numerics: Numerics | None = None) -
       :math:`q^* = \sigma_b^2/(1-\chi)` when :math:`\chi < 1`; with :math:`\sigma_b = 0`
       and :math:`\chi = 1` (within 1e-12; the EOC, e.g. ReLU at sigma_w = sqrt 2) every q
       is a fixed point and ``q0`` is returned.
-    * If the iteration decays below :math:`q_0 2^{-64}` (sigma_b = 0, phi(0) = 0, e.g.
-      tanh with sigma_w <= 1), :math:`q^* = 0`.
+    * Below the last rung :math:`q_0 2^{-64}` the bracket is closed by 0 when
+      :math:`F(0) > 0`; when :math:`F(0) = 0` (sigma_b = 0, phi(0) = 0, e.g. tanh with
+      sigma_w <= 1) the variance decays to :math:`q^* = 0`.
 
     Raises
     ------
@@ -193,6 +194,11 @@ def _q_star_general(act, q0, sw, sb, num):
             rungs,
             np.ones(idx_down.size),
         )
+        # Below the last rung: if F(0) > 0 the root still lies in (0, last rung); if F(0) = 0
+        # (sigma_b = 0 and phi(0) = 0) the variance decays to q* = 0.
+        tail = ~found & (excess(np.zeros(idx_down.size), sw[idx_down], sb[idx_down]) > 0)
+        hit[tail] = 0.0
+        found |= tail
         res = np.zeros(idx_down.size)
         if found.any():
             f = np.flatnonzero(found)

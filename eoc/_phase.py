@@ -172,7 +172,8 @@ def _eoc_q(act: Activation, sb: np.ndarray, num: Numerics) -> np.ndarray:
     todo = np.flatnonzero(np.isnan(out))
     if todo.size == 0:
         return out
-    grid = _EOC_Q_GRID
+    # With phi(0) = 0, sigma_b^2(0) = 0: starting the grid at q = 0 brackets tiny targets too.
+    grid = np.concatenate([[0.0], _EOC_Q_GRID]) if zero_at_origin else _EOC_Q_GRID
     s_grid, _ = _sigma_b2_of_q(act, grid, num)
     diff = s_grid[None, :] - target[todo, None]  # (n, K)
     crosses = (diff[:, :-1] < 0) & (diff[:, 1:] >= 0)
@@ -237,6 +238,13 @@ def edge_of_chaos(act, sigma_b=0.0, *, numerics: Numerics | None = None) -> np.n
     quadrature (~1e-14 relative).  Where the curve sigma_b^2(q) is not monotone the
     smallest q* solving it is returned (it is the stable one for the activations of
     this package).
+
+    Tiny biases: near the origin :math:`\sigma_b^2(q) = q - \mathbb E[\phi^2]/\mathbb E[\phi'^2]`
+    is a difference of two terms of size q that cancel to :math:`O(q^3)` for smooth odd
+    activations (:math:`O(q^{3/2})` with a kink), so for :math:`0 < \sigma_b \lesssim 10^{-9}`
+    the condition is below the rounding of its terms and the accuracy of sigma_w
+    degrades (to ~1e-8 at sigma_b = 1e-30 for tanh, whose exact value there is 1 to
+    1e-20).  sigma_b = 0 itself is exact.
     """
     act = get_activation(act)
     sb = check_nonnegative(sigma_b, "sigma_b")

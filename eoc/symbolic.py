@@ -17,6 +17,15 @@ Topics
     Second moment, chi_1 and the EOC :math:`\sigma_w^2 = 2/(1+a^2)`.
 ``linear``
     Variance map, chi_1, EOC (1, 0).
+``mbp``
+    Magnitude pruning: keep fraction and kept second moment at threshold tau,
+    :math:`\mathbb E[Z^2\mathbf 1\{|Z|>\tau\}] = k + 2\tau\varphi(\tau)`.
+``resnet``
+    ReLU ResNet recursions solved in closed form, and the Stable ResNet limit
+    :math:`(1 + \sigma_w^2/(2L))^L \to e^{\sigma_w^2/2}`.
+``random_pruning``
+    Random pruning at keep fraction k scales chi_1 by k and moves the EOC to
+    :math:`\sigma_w/\sqrt k` (ReLU: :math:`\sqrt{2/k}`).
 """
 
 from __future__ import annotations
@@ -38,6 +47,8 @@ z = sp.symbols("z", real=True)
 r, theta, theta_c = sp.symbols("r theta theta_c", positive=True)
 eps = sp.symbols("epsilon", positive=True)
 ell = sp.symbols("ell", positive=True)
+tau, k_keep, alpha, L_depth, q0 = sp.symbols("tau k alpha L q_0", positive=True)
+n_layer = sp.symbols("n", integer=True, nonnegative=True)
 
 _PDF = sp.exp(-(z**2) / 2) / sp.sqrt(2 * sp.pi)
 
@@ -54,6 +65,12 @@ def symbols() -> dict[str, sp.Symbol]:
         "c": c,
         "epsilon": eps,
         "ell": ell,
+        "tau": tau,
+        "k": k_keep,
+        "alpha": alpha,
+        "L": L_depth,
+        "q0": q0,
+        "n": n_layer,
     }
 
 
@@ -87,7 +104,7 @@ class Derivation:
 
     def numeric(self) -> Callable:
         """A numpy function of :attr:`free` evaluating :attr:`rhs`."""
-        return sp.lambdify(self.free, self.rhs, modules="numpy")
+        return sp.lambdify(self.free, self.rhs, modules=["scipy", "numpy"])
 
 
 def _gauss_expect_piecewise(right: sp.Expr, left: sp.Expr) -> sp.Expr:
@@ -206,10 +223,81 @@ def _linear() -> list[Derivation]:
     ]
 
 
+def _mbp() -> list[Derivation]:
+    pdf_tau = _PDF.subs(z, tau)
+    keep = sp.simplify(2 * sp.integrate(_PDF, (z, tau, sp.oo)))
+    kept_moment = sp.simplify(2 * sp.integrate(z**2 * _PDF, (z, tau, sp.oo)))
+    # The identity E[Z^2; |Z| > tau] = k + 2 tau phi(tau), derived: the difference simplifies to 0.
+    residual = sp.simplify(kept_moment - keep - 2 * tau * pdf_tau)
+    if residual != 0:  # pragma: no cover - a sympy regression would show here
+        raise ArithmeticError(f"MBP identity failed to simplify: {residual}")
+    return [
+        Derivation("mbp.keep_fraction", "Fraction of weights with |W| above tau sigma", r"k(\tau)", keep, (tau,)),
+        Derivation(
+            "mbp.kept_second_moment",
+            "Kept second moment (in units of the weight variance)",
+            r"\mathbb{E}[Z^2 \mathbf{1}\{|Z|>\tau\}]",
+            kept_moment,
+            (tau,),
+        ),
+        Derivation(
+            "mbp.effective_variance",
+            "Effective weight variance after magnitude pruning, k = k(tau)",
+            r"\sigma_{w,\mathrm{eff}}^2 / \sigma_w^2",
+            k_keep + 2 * tau * pdf_tau,
+            (k_keep, tau),
+        ),
+    ]
+
+
+def _resnet() -> list[Derivation]:
+    qf = sp.Function("q")
+    factor = 1 + alpha**2 * sigma_w**2 / 2  # ReLU, sigma_b = 0: F(q) = sigma_w^2 q / 2
+    sol = sp.rsolve(qf(n_layer + 1) - qf(n_layer) * factor, qf(n_layer), {qf(0): q0})
+    stable = sp.simplify(sol.subs({alpha: 1 / sp.sqrt(L_depth), n_layer: L_depth}) / q0)
+    limit = sp.limit(stable, L_depth, sp.oo)
+    return [
+        Derivation(
+            "resnet.variance",
+            "ReLU ResNet variance after n residual layers (sigma_b = 0); gradients grow by the same factor",
+            r"q^{n}",
+            sp.simplify(sol),
+            (q0, alpha, sigma_w, n_layer),
+        ),
+        Derivation(
+            "resnet.stable_growth",
+            "Stable ResNet (alpha = 1/sqrt(L)): growth over all L layers",
+            r"q^{L}/q^{0}",
+            stable,
+            (sigma_w, L_depth),
+        ),
+        Derivation("resnet.stable_limit", "Its limit as L grows: bounded", r"\lim_{L\to\infty} q^L/q^0", limit, (sigma_w,)),
+    ]
+
+
+def _random_pruning() -> list[Derivation]:
+    u = sp.symbols("u", positive=True)
+    # Random pruning keeps each weight independently of its value (uniform score U below k),
+    # so E[Z^2 1{kept}] = E[Z^2] P(U < k) with E[Z^2] = 1; k <= 1 resolves Min(1, k).
+    kept = sp.integrate(sp.Piecewise((1, u < k_keep), (0, True)), (u, 0, 1))
+    kept = sp.simplify(kept.subs(sp.Min(1, k_keep), k_keep))
+    chi_ratio = sp.simplify(kept)  # chi_1 is linear in sigma_w^2
+    relu_chi = sp.simplify(kept * sigma_w**2 / 2)
+    eoc_sw = sp.solve(sp.Eq(relu_chi, 1), sigma_w)
+    return [
+        Derivation("random_pruning.effective_variance", "sigma_eff^2 / sigma_w^2 at keep fraction k", r"\sigma_{w,\mathrm{eff}}^2/\sigma_w^2", kept, (k_keep,)),
+        Derivation("random_pruning.chi_ratio", "chi_1 of the pruned network over chi_1 before pruning", r"\chi_1^{\mathrm{pruned}}/\chi_1", chi_ratio, (k_keep,)),
+        Derivation("random_pruning.relu_eoc_sigma_w", "ReLU EOC weight scale of the pruned network", r"\sigma_w^{\mathrm{EOC}}(k)", eoc_sw[0], (k_keep,)),
+    ]
+
+
 _TOPICS: dict[str, Callable[[], list[Derivation]]] = {
     "relu": _relu,
     "leaky_relu": _leaky_relu,
     "linear": _linear,
+    "mbp": _mbp,
+    "resnet": _resnet,
+    "random_pruning": _random_pruning,
 }
 
 

@@ -56,3 +56,17 @@ def test_bad_input_exits_2_with_message(capsys):
     assert code == 2 and "no edge of chaos at sigma_b=0.1" in err
     code, _, err = run(capsys, "point", "-a", "tanh", "--sigma-w", "-1")
     assert code == 2 and "sigma_w=-1.0" in err
+
+
+def test_prune_predict(capsys):
+    code, out, _ = run(capsys, "prune-predict", "--method", "snip", "--widths", "784,100x29,10", "-a", "tanh", "--eoc", "--sigma-b", "0.2", "--sparsity", "0.5", "0.9")
+    assert code == 0
+    data = json.loads(out)
+    sw = float(eoc.edge_of_chaos("tanh", 0.2))
+    widths = [784] + [100] * 29 + [10]
+    assert data["critical_sparsity"] == pytest.approx(eoc.predict_critical_sparsity("snip", widths, "tanh", sw, 0.2), rel=1e-12)
+    assert len(data["keep_fractions"]["0.5"]) == 30 and data["after_pruning"]["0.5"]["phase"] == "ordered"
+    code, _, err = run(capsys, "prune-predict", "--method", "snip", "--widths", "784,100xq", "--sigma-w", "1")
+    assert code == 2 and "100xq" in err
+    code, _, err = run(capsys, "prune-predict", "--method", "random", "--widths", "784,100,10", "--sigma-w", "1", "--sparsity", "1.2")
+    assert code == 2 and "sparsity=1.2" in err

@@ -106,7 +106,7 @@ def test_chi_1_is_one_along_the_eoc(act, sb):
     np.testing.assert_allclose(eoc.variance_map(q, act, sw, sb), q, rtol=1e-12)
 
 
-@given(act=st.sampled_from(PHASE_SPLIT), sb=floats(0.0, 1.5), delta=floats(0.01, 0.3))
+@given(act=st.sampled_from(PHASE_SPLIT), sb=sigma_b, delta=floats(0.01, 0.3))
 def test_ordered_below_and_chaotic_above_the_eoc(act, sb, delta):
     """Below the EOC curve the phase is ordered (chi_1 < 1), above it chaotic.
 

@@ -69,3 +69,25 @@ def test_latex_rendering_and_unknown_topic():
     assert text.startswith(r"\begin{align*}") and r"\frac{9 \pi^{2}}{2}" in text
     with pytest.raises(ValueError, match="unknown derivation topic 'tanh'"):
         sym.derive("tanh")
+
+
+def test_mbp_effective_variance_twin():
+    d = {x.name: x for x in sym.derive("mbp")}
+    tau = np.array([0.1, 0.8, 2.0, 3.5])
+    k = d["mbp.keep_fraction"].numeric()(tau)
+    np.testing.assert_allclose(d["mbp.kept_second_moment"].numeric()(tau), eoc.effective_sigma_w("magnitude", k, 1.0) ** 2, rtol=1e-12)
+    np.testing.assert_allclose(d["mbp.effective_variance"].numeric()(k, tau), d["mbp.kept_second_moment"].numeric()(tau), rtol=1e-13)
+
+
+def test_resnet_and_random_pruning_twins():
+    d = {x.name: x for x in sym.derive("resnet") + sym.derive("random_pruning")}
+    q0, a, sw = 1.5, 0.4, 1.3
+    n = np.arange(9)
+    np.testing.assert_allclose(d["resnet.variance"].numeric()(q0, a, sw, n), eoc.resnet_variances(8, "relu", sw, 0.0, a, q0=q0), rtol=1e-13)
+    for L in (5, 40):
+        np.testing.assert_allclose(d["resnet.stable_growth"].numeric()(sw, L), eoc.resnet_variances(L, "relu", sw, 0.0, "stable")[-1], rtol=1e-12)
+    assert float(d["resnet.stable_limit"].numeric()(sw)) == pytest.approx(np.exp(sw**2 / 2), rel=1e-15)
+    k = 0.3
+    assert float(d["random_pruning.effective_variance"].numeric()(k)) == pytest.approx(eoc.effective_sigma_w("random", k, 1.0) ** 2, rel=1e-14)
+    sw_k = float(d["random_pruning.relu_eoc_sigma_w"].numeric()(k))
+    assert eoc.chi_1("relu", eoc.effective_sigma_w("random", k, sw_k), 0.0, q=1.0) == pytest.approx(1.0, rel=1e-14)

@@ -1,0 +1,75 @@
+"""eoc.nn: the torch side of the toolkit (needs PyTorch; :mod:`eoc` itself never imports it).
+
+* reference networks: :class:`FFNN`, :class:`VGG`, :class:`OneLayerResNet`,
+  CIFAR :class:`ResNet` / Stable ResNet (:func:`resnet`, :func:`resnet32`, ...);
+* initialization: :func:`init_`, :func:`init_edge_of_chaos_`;
+* pruning at initialization: :func:`compute_scores`, :func:`prune_at_init`
+  (random, magnitude, SNIP, GraSP, SynFlow), :func:`remove_masks_`,
+  :func:`load_pruned_state_dict_`;
+* the rescaling trick: :func:`rescale_`, :func:`rescale_factors`;
+* diagnostics: :func:`keep_fractions`, :func:`critical_sparsity`,
+  :func:`layer_gradient_norms`, :func:`check_layer_collapse`.
+
+Functions ending in ``_`` modify the model in place and return it.  Mathematics:
+THEORY.md sections 1 and 4-6.
+"""
+
+from ._activations import Erf, ScaledSiLU, torch_activation
+from ._diagnostics import (
+    check_layer_collapse,
+    critical_sparsity,
+    critical_sparsity_details,
+    keep_fractions,
+    layer_gradient_norms,
+)
+from ._init import init_, init_edge_of_chaos_
+from ._layers import PRUNABLE, prunable_layers
+from ._models import (
+    FFNN,
+    VGG,
+    VGG_CONFIGS,
+    BasicBlock,
+    OneLayerResNet,
+    ResNet,
+    resnet,
+    resnet32,
+    resnet50,
+    resnet104,
+)
+from ._prune import LayerCollapseWarning, load_pruned_state_dict_, prune_at_init, remove_masks_
+from ._rescale import RESCALE_MODES, rescale_, rescale_factors
+from ._scores import METHODS, compute_scores
+
+__all__ = [
+    "torch_activation",
+    "Erf",
+    "ScaledSiLU",
+    "FFNN",
+    "VGG",
+    "VGG_CONFIGS",
+    "OneLayerResNet",
+    "ResNet",
+    "BasicBlock",
+    "resnet",
+    "resnet32",
+    "resnet50",
+    "resnet104",
+    "init_",
+    "init_edge_of_chaos_",
+    "PRUNABLE",
+    "prunable_layers",
+    "METHODS",
+    "compute_scores",
+    "prune_at_init",
+    "remove_masks_",
+    "load_pruned_state_dict_",
+    "LayerCollapseWarning",
+    "RESCALE_MODES",
+    "rescale_",
+    "rescale_factors",
+    "keep_fractions",
+    "critical_sparsity",
+    "critical_sparsity_details",
+    "layer_gradient_norms",
+    "check_layer_collapse",
+]

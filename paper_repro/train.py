@@ -1,0 +1,312 @@
+"""The one training loop of every experiment: SGD with momentum, a step or cosine
+learning-rate schedule, pruning masks held exactly at zero, per-epoch evaluation.
+
+Masks.  A pruned model carries, for every pruned tensor ``<name>`` of a module, the
+parameter ``<name>_orig``, the buffer ``<name>_mask`` and a forward pre-hook setting
+``<name> = <name>_orig * <name>_mask`` (``torch.nn.utils.prune``).  The effective
+weight is therefore zero at pruned entries whatever ``<name>_orig`` holds; the
+gradient reaching ``<name>_orig`` is zero there too.  To leave nothing that could
+drift back (torch keeps the original values in ``<name>_orig``, and weight decay or
+momentum would keep moving them), :func:`train` also sets the pruned entries of
+``<name>_orig`` and of their SGD momentum buffers to zero before training and after
+every optimizer step (:func:`enforce_masks_`), and :func:`check_masks` asserts the
+invariant at the end of every epoch.
+
+Everything else about the model (its initialization, rescaling, or the scaling of a
+Stable ResNet's residual branches, which lives in its ``forward``) is left as it is.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from .data import Dataset, iterate_batches
+
+__all__ = [
+    "SCHEDULES",
+    "TrainConfig",
+    "train",
+    "evaluate",
+    "learning_rate",
+    "masked_parameters",
+    "enforce_masks_",
+    "check_masks",
+    "count_parameters",
+]
+
+SCHEDULES = ("step", "cosine", "constant")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of :func:`train` (a frozen dataclass, hashable into a run id).
+
+    Attributes
+    ----------
+    epochs : int
+    batch_size : int
+    lr : float
+        Initial learning rate.
+    momentum : float
+        SGD momentum in [0, 1).
+    weight_decay : float
+        L2 penalty of SGD (applied to every parameter).
+    schedule : str
+        ``"step"``: divide the learning rate by 10 at each fraction of training in
+        ``milestones``; ``"cosine"``: :math:`\\eta_e = \\eta (1 + \\cos(\\pi e/E))/2`
+        per epoch; ``"constant"``.
+    milestones : tuple of float
+        Fractions of training (in (0, 1), increasing) at which the step schedule decays.
+    augment : bool
+        Random crop (padding 4, black) and horizontal flip of every training batch.
+    eval_every_epoch : bool
+        Evaluate on the test split after every epoch (else only after the last).
+    seed : int
+        Seeds ``torch.manual_seed`` and the generator of shuffling and augmentation.
+    """
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "step"
+    milestones: tuple[float, ...] = (0.5, 0.75)
+    augment: bool = False
+    eval_every_epoch: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"epochs must be an integer >= 1, got epochs={self.epochs!r}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got batch_size={self.batch_size!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be > 0 and finite, got lr={self.lr!r}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got momentum={self.momentum!r}")
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise ValueError(f"weight_decay must be >= 0 and finite, got weight_decay={self.weight_decay!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got schedule={self.schedule!r}")
+        ms = tuple(self.milestones)
+        if any(not 0 < m < 1 for m in ms) or list(ms) != sorted(ms):
+            raise ValueError(f"milestones must be increasing fractions in (0, 1), got milestones={self.milestones!r}")
+
+
+def learning_rate(config: TrainConfig, epoch: int) -> float:
+    """Learning rate of epoch ``epoch`` (0-based) under ``config.schedule``.
+
+    Step: epoch ``e`` is decayed once per milestone ``m`` with ``e >= m * epochs``
+    (160 epochs, milestones 0.5 and 0.75: lr, lr/10 from epoch 80, lr/100 from 120).
+    """
+    if config.schedule == "step":
+        return config.lr * 0.1 ** sum(epoch >= m * config.epochs for m in config.milestones)
+    if config.schedule == "cosine":
+        return config.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / config.epochs))
+    return config.lr
+
+
+def masked_parameters(model: nn.Module) -> list[tuple[str, nn.Module, str]]:
+    """``(qualified name, module, tensor name)`` of every tensor pruned with ``torch.nn.utils.prune``."""
+    found = []
+    for mod_name, module in model.named_modules():
+        for buf_name, _ in module.named_buffers(recurse=False):
+            if buf_name.endswith("_mask") and hasattr(module, buf_name[: -len("_mask")] + "_orig"):
+                tensor = buf_name[: -len("_mask")]
+                found.append((f"{mod_name}.{tensor}" if mod_name else tensor, module, tensor))
+    return found
+
+
+@torch.no_grad()
+def enforce_masks_(model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
+    """Set pruned entries of every ``<name>_orig`` (and its momentum buffer) to exactly 0.
+
+    Uses ``masked_fill_``, so a NaN in a pruned entry is cleared too.
+    """
+    for _, module, tensor in masked_parameters(model):
+        orig = getattr(module, tensor + "_orig")
+        pruned = getattr(module, tensor + "_mask") == 0
+        orig.masked_fill_(pruned, 0.0)
+        if optimizer is not None:
+            buf = optimizer.state.get(orig, {}).get("momentum_buffer")
+            if buf is not None:
+                buf.masked_fill_(pruned, 0.0)
+
+
+@torch.no_grad()
+def check_masks(model: nn.Module) -> None:
+    """Raise ``AssertionError`` if a pruned entry of an effective weight or of its
+    ``<name>_orig`` is nonzero.
+
+    Checks the effective weight as the pruning hook computes it
+    (``<name>_orig * <name>_mask``), the tensor the hook last stored in ``<name>``, and
+    ``<name>_orig`` itself.  A freshly pruned model keeps its original values in
+    ``<name>_orig``: call :func:`enforce_masks_` first (as :func:`train` does).
+    """
+    for qualname, module, tensor in masked_parameters(model):
+        orig = getattr(module, tensor + "_orig")
+        mask = getattr(module, tensor + "_mask")
+        pruned = mask == 0
+        candidates = {"effective weight": orig * mask, "_orig": orig}
+        stored = getattr(module, tensor, None)
+        if isinstance(stored, torch.Tensor):
+            candidates["stored weight"] = stored
+        for what, value in candidates.items():
+            bad = int((value[pruned] != 0).sum())
+            if bad:
+                raise AssertionError(f"{bad} pruned entries of {qualname} ({what}) are nonzero")
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """``(kept, total)`` parameter counts; a pruned tensor counts its mask's nonzeros as kept."""
+    masks = {id(getattr(m, t + "_orig")): getattr(m, t + "_mask") for _, m, t in masked_parameters(model)}
+    kept = total = 0
+    for p in model.parameters():
+        total += p.numel()
+        kept += int(masks[id(p)].count_nonzero()) if id(p) in masks else p.numel()
+    return kept, total
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1024) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` on ``(x, y)`` in eval mode (mode restored after)."""
+    was_training = model.training
+    model.eval()
+    loss_sum = 0.0
+    correct = 0
+    for xb, yb in iterate_batches(x, y, batch_size):
+        out = model(xb)
+        loss_sum += float(F.cross_entropy(out, yb, reduction="sum"))
+        correct += int((out.argmax(dim=1) == yb).sum())
+    model.train(was_training)
+    return loss_sum / len(x), correct / len(x)
+
+
+def _check_device(device: str) -> torch.device:
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got device={device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' requested but torch.cuda.is_available() is False")
+    return torch.device(device)
+
+
+def train(
+    model: nn.Module,
+    data: Dataset,
+    config: TrainConfig,
+    *,
+    device: str = "cpu",
+    progress: bool = True,
+    desc: str = "train",
+) -> dict[str, Any]:
+    """Train ``model`` in place on ``data`` with SGD and return what happened.
+
+    Cross-entropy loss; SGD (``momentum``, ``weight_decay``) with the learning rate of
+    :func:`learning_rate` set at the start of each epoch; masks enforced after every
+    step (module docstring).  A non-finite training or test loss stops training: the
+    run is reported as diverged, with chance accuracy ``1/num_classes``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Possibly pruned with ``torch.nn.utils.prune``; moved to ``device``.
+    data : Dataset
+        Train and test tensors (moved to ``device`` as a whole).
+    config : TrainConfig
+    device : {"cpu", "cuda"}
+    progress : bool
+        A tqdm bar over epochs (ETA, loss, accuracy).
+    desc : str
+        Label of the progress bar.
+
+    Returns
+    -------
+    dict
+        ``final_test_acc``, ``final_test_loss`` (None if diverged), ``best_test_acc``
+        (best evaluated epoch before any divergence, chance if none), ``diverged``,
+        ``epochs_run``, ``history`` (per epoch: ``epoch``, ``lr``, ``train_loss``,
+        ``train_acc``, ``test_loss``, ``test_acc``; test values None when not
+        evaluated), ``seconds``, ``params_kept``, ``params_total``, ``config``.
+    """
+    dev = _check_device(device)
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    model.to(dev)
+    x_tr, y_tr = data.x_train.to(dev), data.y_train.to(dev)
+    x_te, y_te = data.x_test.to(dev), data.y_test.to(dev)
+    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    enforce_masks_(model)
+    chance = 1.0 / data.num_classes
+    history: list[dict[str, Any]] = []
+    diverged = False
+    final_loss: float | None = None
+    final_acc = chance
+    start = time.perf_counter()
+    bar = tqdm(range(config.epochs), desc=desc, unit="epoch", disable=not progress, leave=False)
+    for epoch in bar:
+        lr = learning_rate(config, epoch)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        model.train()
+        loss_sum, correct, seen = 0.0, 0, 0
+        for xb, yb in iterate_batches(
+            x_tr, y_tr, config.batch_size, shuffle=True, generator=gen, augment=config.augment, fill=data.black
+        ):
+            out = model(xb)
+            loss = F.cross_entropy(out, yb)
+            if not torch.isfinite(loss):
+                diverged = True
+                break
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            enforce_masks_(model, opt)
+            loss_sum += loss.item() * len(yb)
+            correct += int((out.argmax(dim=1) == yb).sum())
+            seen += len(yb)
+        check_masks(model)
+        row: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "lr": lr,
+            "train_loss": loss_sum / seen if seen else None,
+            "train_acc": correct / seen if seen else None,
+            "test_loss": None,
+            "test_acc": None,
+        }
+        if not diverged and (config.eval_every_epoch or epoch == config.epochs - 1):
+            test_loss, test_acc = evaluate(model, x_te, y_te)
+            if math.isfinite(test_loss):
+                row["test_loss"], row["test_acc"] = test_loss, test_acc
+                final_loss, final_acc = test_loss, test_acc
+            else:
+                diverged = True
+        history.append(row)
+        bar.set_postfix(loss=row["train_loss"], acc=row["train_acc"], test=row["test_acc"], refresh=False)
+        if diverged:
+            break
+    bar.close()
+    if diverged:
+        final_loss, final_acc = None, chance
+    evaluated = [r["test_acc"] for r in history if r["test_acc"] is not None]
+    kept, total = count_parameters(model)
+    return {
+        "final_test_acc": final_acc,
+        "final_test_loss": final_loss,
+        "best_test_acc": max(evaluated, default=chance),
+        "diverged": diverged,
+        "epochs_run": len(history),
+        "history": history,
+        "seconds": time.perf_counter() - start,
+        "params_kept": kept,
+        "params_total": total,
+        "config": asdict(config),
+    }

@@ -1,0 +1,1 @@
+"""One module per family of claims; each registers its claims with :func:`proofs_check.registry.claim`."""
