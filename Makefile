@@ -47,6 +47,7 @@ proofs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_eoc_curve.py
+	$(BIN)/python bench/bench_engine.py
 
 clean:
 	rm -rf .pytest_cache .hypothesis build *.egg-info

@@ -51,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--figures-dir", type=Path, default=None, help="output root (default <checkout>/figures)")
     run.add_argument("--cache-dir", type=Path, default=None, help="run cache (default <checkout>/.cache/paper_repro)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a profile setting")
+    run.add_argument(
+        "--set", action="append", default=[], metavar="[ID.]KEY=VALUE",
+        help="override a profile setting, for every experiment run or (ID.KEY) for one",
+    )
     rep = sub.add_parser("report", help="rebuild figures/README.md from the outputs on disk (no computation)")
     rep.add_argument("--figures-dir", type=Path, default=None)
     return parser

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from .io import atomic_write_text
 from .registry import list_experiments, read_manifest
 
 __all__ = ["build_index"]
+
+# A sentence ends at ., ! or ? followed by a space and a capital (not inside "0.05" or "s.e.").
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
+def _first_sentence(text: str) -> str:
+    first = _SENTENCE_END.split(text.strip(), maxsplit=1)[0]
+    return first.replace("|", "/")
 
 
 def build_index(figures_root: Path) -> Path:
@@ -31,7 +40,7 @@ def build_index(figures_root: Path) -> Path:
         if man is None:
             lines.append(f"| {exp.id} | {exp.title} | not run | | |")
             continue
-        verdict = (man.get("verdict") or "").split(".")[0]
+        verdict = _first_sentence(man.get("verdict") or "")
         lines.append(f"| [{exp.id}](#{exp.id.lower()}) | {exp.title} | {man['profile']} | {verdict} | {man['seconds']} |")
         sec = [f"## {exp.id}", "", f"**{exp.title}.** {exp.claim}", "", f"Profile `{man['profile']}`, device `{man['device']}`, finished {man['finished']}.", ""]
         for out in man["outputs"]:

@@ -87,14 +87,21 @@ def run_experiment(
 
 
 def run_many(ids: list[str], profile: str = "quick", **kw) -> list[Context]:
-    """Run several experiments (``["all"]`` for every one), indexing once at the end."""
+    """Run several experiments (``["all"]`` for every one), indexing once at the end.
+
+    ``overrides`` keys of the form ``"E5.epochs"`` apply to that experiment only;
+    plain keys apply to every experiment run.
+    """
     if ids == ["all"] or "all" in ids:
         ids = [e.id for e in list_experiments()]
+    overrides = kw.pop("overrides", None) or {}
     out = []
     t0 = time.time()
     for exp_id in ids:
+        mine = {k.split(".", 1)[1]: v for k, v in overrides.items() if k.upper().startswith(f"{exp_id.upper()}.")}
+        common = {k: v for k, v in overrides.items() if "." not in k}
         print(f"[paper_repro] {exp_id} ({profile}) ...", flush=True)
-        ctx = run_experiment(exp_id, profile, index=False, **kw)
+        ctx = run_experiment(exp_id, profile, index=False, overrides={**common, **mine}, **kw)
         print(f"[paper_repro] {exp_id} done in {time.time() - ctx.started:.1f} s -> {ctx.outdir}", flush=True)
         out.append(ctx)
     root = Path(kw.get("figures_root") or paths.figures_dir())

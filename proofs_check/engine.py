@@ -39,6 +39,8 @@ __all__ = [
     "resolve_device",
     "second_moments",
     "pair_correlations",
+    "streamed_forward_stats",
+    "device_generator",
     "mean_square",
 ]
 
@@ -72,6 +74,24 @@ def gaussian_pair_inputs(
     x1 = scale * u
     x2 = scale * (c0 * u + math.sqrt(max(1.0 - c0 * c0, 0.0)) * v)
     return torch.stack([x1, x2], dim=1).reshape(2 * n_pairs, dim)
+
+
+def device_generator(generator: torch.Generator, device) -> torch.Generator:
+    """A generator on ``device`` seeded from the CPU ``generator``: weights are drawn where
+    they live (drawing on the CPU and copying would dominate a GPU run).  Reproducible for
+    a given seed and device type; CPU draws are the CPU generator itself."""
+    device = torch.device(device)
+    if device.type == "cpu":
+        return generator
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def _gaussian_layer(replicas, n_out, n_in, sw, sb, generator, device, dtype):
+    """Weights N(0, sw^2 / n_in) of shape (R, n_out, n_in) and biases N(0, sb^2), drawn on ``device``."""
+    w = torch.randn(replicas, n_out, n_in, generator=generator, dtype=dtype, device=device)
+    b = torch.randn(replicas, n_out, generator=generator, dtype=dtype, device=device)
+    return w.mul_(sw / math.sqrt(n_in)), b.mul_(sb)
 
 
 def _per_layer(value, n: int, name: str) -> list[float]:
@@ -192,7 +212,7 @@ class _Stack:
 
     def weight_gradients(self, inputs: torch.Tensor, labels: torch.Tensor) -> list[torch.Tensor]:
         """Gradients of the mean cross-entropy of each network w.r.t. its (effective) weights."""
-        ws = [w.detach().clone().requires_grad_(True) for w in self.effective_weights()]
+        ws = [w.detach().requires_grad_(True) for w in self.effective_weights()]
         out = self._forward(inputs, ws, record=False)[0]
         logp = torch.log_softmax(out, dim=-1)
         loss = -logp.gather(-1, labels.expand(out.shape[0], -1)[..., None]).mean(dim=(1, 2)).sum()
@@ -249,12 +269,12 @@ class MLPStack(_Stack):
         widths = [int(w) for w in widths]
         L = len(widths) - 1
         sw, sb = _per_layer(sigma_w, L, "sigma_w"), _per_layer(sigma_b, L, "sigma_b")
+        gen = device_generator(generator, device)
         ws, bs = [], []
         for l in range(L):
-            w = torch.randn(replicas, widths[l + 1], widths[l], generator=generator, dtype=dtype)
-            b = torch.randn(replicas, widths[l + 1], generator=generator, dtype=dtype)
-            ws.append((w * (sw[l] / math.sqrt(widths[l]))).to(device))
-            bs.append((b * sb[l]).to(device))
+            w, b = _gaussian_layer(replicas, widths[l + 1], widths[l], sw[l], sb[l], gen, device, dtype)
+            ws.append(w)
+            bs.append(b)
         return cls(ws, bs, act)
 
     def _forward(self, inputs, weights, record, track=False):
@@ -317,9 +337,47 @@ class ResNetStack(_Stack):
         return out, pre
 
 
+def streamed_forward_stats(
+    widths,
+    act: str,
+    sigma_w,
+    sigma_b,
+    replicas: int,
+    inputs: torch.Tensor,
+    *,
+    generator: torch.Generator,
+    device="cpu",
+    dtype=torch.float64,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward statistics of R fresh random FFNNs without storing their weights.
+
+    Each layer's weights are drawn, applied and discarded, so memory is
+    O(R N^2) instead of O(R N^2 L); the draws are those of :meth:`MLPStack.init`
+    with the same generator state.  Returns :func:`second_moments` ``(R, B, L)`` and
+    :func:`pair_correlations` ``(R, P, L)`` of the pre-activations.
+    """
+    widths = [int(w) for w in widths]
+    L = len(widths) - 1
+    sw, sb = _per_layer(sigma_w, L, "sigma_w"), _per_layer(sigma_b, L, "sigma_b")
+    phi = torch_activation(act)
+    h = inputs if inputs.dim() == 3 else inputs.expand(replicas, *inputs.shape)
+    gen = device_generator(generator, device)
+    moments, corrs = [], []
+    with torch.no_grad():
+        for l in range(L):
+            w, b = _gaussian_layer(replicas, widths[l + 1], widths[l], sw[l], sb[l], gen, device, dtype)
+            y = torch.baddbmm(b[:, None, :], h, w.transpose(1, 2))
+            moments.append(y.double().square().mean(dim=-1))
+            a, c = y[:, 0::2], y[:, 1::2]
+            corrs.append((a * c).sum(-1) / torch.sqrt((a * a).sum(-1) * (c * c).sum(-1)))
+            h = phi(y)
+    return torch.stack(moments, dim=-1), torch.stack(corrs, dim=-1)
+
+
 def second_moments(pre: list[torch.Tensor]) -> torch.Tensor:
-    """``(R, B, L)``: :math:`\\hat q^l` of every network, input and layer."""
-    return torch.stack([(y * y).mean(dim=-1) for y in pre], dim=-1)
+    """``(R, B, L)``: :math:`\\hat q^l` of every network, input and layer (squared in float64,
+    so that float32 activations do not overflow here long before they do themselves)."""
+    return torch.stack([y.double().square().mean(dim=-1) for y in pre], dim=-1)
 
 
 def pair_correlations(pre: list[torch.Tensor]) -> torch.Tensor:

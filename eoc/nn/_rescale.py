@@ -13,7 +13,8 @@ restores every neuron's squared weight norm, hence :math:`\sigma_{w,\mathrm{eff}
 \sigma_w`.  For a convolution, :math:`j` runs over input channels and kernel
 positions.  Variants: one factor per layer (sums over the whole layer), or the
 population value :math:`\rho = \sigma_w/\sigma_{w,\mathrm{eff}}` of the theory
-(:func:`eoc.effective_sigma_w`, random and magnitude pruning).
+(:func:`eoc.effective_sigma_w`: exact for random and magnitude pruning; for SNIP
+the product-normal model of the theory, an approximation).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ._layers import is_masked, prunable_layers, refresh_weight
 __all__ = ["RESCALE_MODES", "rescale_factors", "rescale_"]
 
 RESCALE_MODES = ("neuron", "layer", "population")
-_POPULATION_METHODS = ("random", "magnitude")
+_POPULATION_METHODS = ("random", "magnitude", "snip")
 
 
 def _masked_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -52,7 +53,7 @@ def rescale_factors(
         layer; "population": :math:`\rho = 1/\sigma_{w,\mathrm{eff}}(k)` at
         :math:`\sigma_w = 1`, :math:`k` the layer's keep fraction
         (:func:`eoc.effective_sigma_w`).
-    method : {"random", "magnitude"}, optional
+    method : {"random", "magnitude", "snip"}, optional
         The pruning method, required by ``mode="population"``.
 
     Returns

@@ -104,8 +104,13 @@ def compute_scores(
     :math:`Hg = \nabla_W (g^\top \mathrm{sg}(g))` with ``create_graph=True``, on one
     batch.  SynFlow: every floating-point parameter and buffer is replaced by its
     absolute value in float64 (no overflow in deep networks), BatchNorm runs in eval
-    mode, activation modules act as the identity (the linearized network of the
-    path norm), the input is one all-ones sample and :math:`R` the sum of the outputs;
+    mode, activation modules act as the identity and the biases of the prunable
+    layers are zero (the linearized network of the path norm
+    :math:`R = \mathbf 1^\top(\prod_l|W^l|)\mathbf 1`), the input is one all-ones sample
+    and :math:`R` the sum of the outputs.  Tanaka et al.'s code keeps :math:`|b|`; bias
+    paths break the conservation of synaptic saliency (the flow through a layer no
+    longer equals R) and, measured, let SynFlow empty 7-8 of the 20 layers of a tanh
+    FFNN with biases at 99.5% sparsity, none once they are zeroed.
     the model's parameters, buffers, dtype and modes are unchanged afterwards.  This
     is one round; :func:`prune_at_init` iterates it.
     """
@@ -231,6 +236,10 @@ def _synflow(model, layers, masks, inputs, input_shape) -> list[torch.Tensor]:
         k: v.detach().abs().double() if v.is_floating_point() else v
         for k, v in chain(model.named_parameters(), model.named_buffers())
     }
+    # R is the path norm 1^T (prod_l |W^l|) 1: the biases of the prunable layers are set to 0.
+    for name, module in layers:
+        if getattr(module, "bias", None) is not None:
+            state[qualified(name, "bias")] = torch.zeros_like(state[qualified(name, "bias")])
     weights = [weight_param(module).detach().abs().double().requires_grad_() for _, module in layers]
     masks = [m.double() for m in masks]
     ones = torch.ones((1, *shape), dtype=torch.float64, device=weights[0].device)

@@ -77,17 +77,9 @@ def test_rescale_returns_the_model_and_skips_unmasked_layers():
     assert list(rescale_factors(model)) == ["linears.1"]
 
 
-def _effective_sigma_w():
-    fn = getattr(eoc, "effective_sigma_w", None)
-    if fn is None:
-        pytest.skip("eoc.effective_sigma_w (eoc/_pruning.py) is not available yet")
-    return fn
-
-
 @pytest.mark.parametrize("method", ["random", "magnitude"])
 def test_population_factor_is_sigma_w_over_sigma_w_eff(method):
     """random: rho = 1/sqrt(k); magnitude: rho = 1/sqrt(k + 2 tau phi(tau)), tau = Phi^-1(1 - k/2)."""
-    _effective_sigma_w()
     model = init_(FFNN((20, 30, 30, 5), "tanh"), "tanh", 1.3, generator=torch.Generator().manual_seed(0))
     prune_at_init(model, method, 0.7, scope="layer", generator=torch.Generator().manual_seed(1))
     for name, rho in rescale_factors(model, "population", method=method).items():
@@ -99,12 +91,22 @@ def test_population_factor_is_sigma_w_over_sigma_w_eff(method):
     rescale_(model, "population", method=method)
 
 
+def test_population_factor_for_snip_uses_the_product_normal_model():
+    model = init_(FFNN((20, 30, 30, 5), "tanh"), "tanh", 1.3, generator=torch.Generator().manual_seed(0))
+    x, y = torch.randn(16, 20, generator=torch.Generator().manual_seed(2)), torch.arange(16) % 5
+    prune_at_init(model, "snip", 0.6, x, y, scope="layer")
+    for name, rho in rescale_factors(model, "population", method="snip").items():
+        module = dict(model.named_modules())[name]
+        k = int(module.weight_mask.sum()) / module.weight_mask.numel()
+        assert float(rho) == pytest.approx(float(eoc.rescale_factor("snip", k)), rel=1e-10)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
         ({"mode": "bogus"}, "mode='bogus'"),
         ({"mode": "population"}, "method=None"),
-        ({"mode": "population", "method": "snip"}, "method='snip'"),
+        ({"mode": "population", "method": "grasp"}, "method='grasp'"),
     ],
 )
 def test_bad_arguments_raise(kwargs, match):
