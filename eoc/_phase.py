@@ -223,7 +223,7 @@ def edge_of_chaos(act, sigma_b=0.0, *, numerics: Numerics | None = None) -> np.n
     -------
     ndarray
         :math:`\sigma_w` with :math:`\chi_1 = 1` at the fixed point q*, same shape as
-        ``sigma_b``.  For tanh, sigma_b = 0.2 gives 1.30406... (q* = 0.5121...).
+        ``sigma_b``.  For tanh, sigma_b = 0.2 gives 1.3041458... (q* = 0.5120785...).
 
     Raises
     ------

@@ -85,7 +85,7 @@ def init_edge_of_chaos_(
     r""":func:`init_` with :math:`\sigma_w` = :func:`eoc.edge_of_chaos` ``(act, sigma_b)``.
 
     The choice is recorded as ``model.eoc_init = {"act": label, "sigma_w": ...,
-    "sigma_b": ...}``.  For tanh at sigma_b = 0.2, sigma_w = 1.30406...; ReLU has
+    "sigma_b": ...}``.  For tanh at sigma_b = 0.2, sigma_w = 1.3041458...; ReLU has
     an EOC only at sigma_b = 0 (sigma_w = sqrt 2) and raises ValueError otherwise.
 
     Notes
