@@ -118,10 +118,12 @@ def sbp_critical_sparsity_phases(ctx: CheckContext):
         "shape of the scores of the last hidden layer at the largest depth, E|g| / sqrt(E g^2) (the product-normal "
         f"model gives 2/pi = {2 / np.pi:.4f}): "
         + ", ".join(f"{k} {v:.4f}" for k, v in shape.items())
-        + ". Lower means heavier tails: with a batch, the gradients of inputs whose representations are correlated "
-        "(deep layers in the ordered phase and on the EOC) add coherently, the gradient matrix is close to rank one "
-        "and W * grad has heavier tails than |Z1 Z2|; the iid model then misjudges the fraction of deep-layer scores "
-        "below the collapsing layer's maximum, which is where the SNIP prediction errs"
+        + ". Lower means heavier tails than |Z1 Z2|. In the ordered phase and on the EOC the deep layers' "
+        "representations of the batch's inputs are strongly correlated, their gradients add coherently, the "
+        "gradient matrix is close to rank one and the scores are heavier-tailed than the iid model assumes; "
+        "in the chaotic phase the shape is close to the model and the gap comes rather from the per-layer "
+        "scales next to the 10-way read-out, where the batch gradient departs from the mean-field variance "
+        "(E2 and the closing notes give the numbers)"
     )
     return out
 
