@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", type=Path, default=None, help="folder with MNIST/CIFAR/Tiny ImageNet (full profile)")
     run.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the profile's)")
     run.add_argument("--jobs", type=int, default=1, help="parallel training processes (default 1)")
+    run.add_argument(
+        "--threads", type=int, default=None, metavar="N",
+        help="torch intra-op threads while an experiment runs (default: 1 on cpu, where the small quick-profile "
+        "networks run fastest on one thread and extra threads only compete for the cores; torch's setting on cuda)",
+    )  # fmt: skip
     run.add_argument("--figures-dir", type=Path, default=None, help="output root (default <checkout>/figures)")
     run.add_argument("--cache-dir", type=Path, default=None, help="run cache (default <checkout>/.cache/paper_repro)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -84,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=ns.data_dir,
             seeds=ns.seeds,
             jobs=ns.jobs,
+            threads=ns.threads,
             figures_root=ns.figures_dir,
             cache_dir=ns.cache_dir,
             progress=not ns.no_progress,

@@ -105,6 +105,9 @@ class Context:
         Number of seeds (None: the profile's default).
     jobs : int
         Parallel worker processes for sweeps.
+    threads : int
+        torch intra-op threads while the experiment runs, set (and restored after) by
+        :func:`paper_repro.runner.run_experiment`; worker processes of a sweep use one.
     cache_dir : Path or None
         Run cache root (finished runs by configuration hash).
     progress : bool
@@ -118,6 +121,7 @@ class Context:
     data_dir: Path | None = None
     seeds: int | None = None
     jobs: int = 1
+    threads: int = 1
     cache_dir: Path | None = None
     progress: bool = True
     config: Any = None
@@ -169,6 +173,7 @@ class Context:
                 "claim": exp.claim,
                 "profile": self.profile,
                 "device": self.device,
+                "threads": self.threads,
                 "config": cfg,
                 "seconds": round(time.time() - self.started, 2),
                 "finished": time.strftime("%Y-%m-%d %H:%M:%S"),

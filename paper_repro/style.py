@@ -1,4 +1,5 @@
-"""The shared plotting style: non-interactive Agg backend, one rc dict, PNG + PDF output."""
+"""The shared plotting style: non-interactive Agg backend, one rc dict, the colours and labels
+of phases and pruning methods, PNG + PDF output."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["plt", "RC", "PHASE_COLORS", "new_figure", "save_figure"]
+__all__ = ["plt", "RC", "PHASE_COLORS", "METHOD_LABELS", "METHOD_COLORS", "new_figure", "save_figure"]
 
 RC = {
     "figure.dpi": 110,
@@ -28,6 +29,24 @@ RC = {
 }
 #: One colour per phase, used by every figure.
 PHASE_COLORS = {"ordered": "#1f77b4", "edge_of_chaos": "#2ca02c", "chaotic": "#d62728"}
+#: Display name of every pruning method (``sbp_sr``: SNIP on the Stable ResNet).
+METHOD_LABELS = {
+    "random": "Random",
+    "magnitude": "Magnitude",
+    "snip": "SNIP",
+    "grasp": "GraSP",
+    "synflow": "SynFlow",
+    "sbp_sr": "SBP-SR",
+}
+#: One colour per pruning method, used by every figure.
+METHOD_COLORS = {
+    "random": "#7f7f7f",
+    "magnitude": "#8c564b",
+    "snip": "#1f77b4",
+    "grasp": "#9467bd",
+    "synflow": "#ff7f0e",
+    "sbp_sr": "#2ca02c",
+}
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 3.4, height: float = 2.8, **kw):

@@ -1,0 +1,40 @@
+"""E1 (layer-collapse heatmaps under SNIP) at tiny size: outputs, manifest, summary.
+The pruning itself is tested in test_repro_runs.py."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+pytest.importorskip("matplotlib")
+
+from paper_repro import run_experiment  # noqa: E402
+
+TINY = {"depth": 12, "width": 16, "batch": 64, "seeds": 2}
+
+
+def test_tiny_run_writes_heatmaps_tables_and_summary(tmp_path):
+    ctx = run_experiment(
+        "E1", "quick", figures_root=tmp_path, cache_dir=tmp_path / "cache", overrides=TINY, progress=False
+    )
+    out = tmp_path / "E1"
+    assert ctx.outdir == out
+    for stem in ("keep_heatmaps", "layer_keep"):
+        assert (out / f"{stem}.png").stat().st_size > 1000
+        assert (out / f"{stem}.pdf").exists()
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["profile"] == "quick" and man["config"]["depth"] == 12 and man["verdict"]
+    assert {o["kind"] for o in man["outputs"]} == {"figure", "data", "table", "summary"}
+    rows = list(csv.DictReader((out / "collapse.csv").read_text().splitlines()))
+    assert [(r["phase"], r["seed"]) for r in rows] == [
+        (p, s) for p in ("ordered", "edge_of_chaos", "chaotic") for s in ("0", "1")
+    ]
+    heat = json.loads((out / "keep_heatmaps.json").read_text())
+    assert [len(col) for col in heat["edge_of_chaos"]["neuron_keep"]] == [16] * 11 + [10]
+    summary = (out / "summary.md").read_text()
+    assert "**Claim tested.**" in summary and "**Verdict.**" in summary and "depth L = 12" in summary
+    assert "E1" in (tmp_path / "README.md").read_text()

@@ -1,0 +1,42 @@
+"""E7 (layer-wise mask densities) at tiny size: one density per layer, network and
+method, kept fractions consistent with the global sparsity, figures and summary."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+pytest.importorskip("matplotlib")
+
+from paper_repro import run_experiment  # noqa: E402
+
+TINY = {"resnet": ("resnet8", 0.25), "vgg": ("vgg11", 0.125), "synflow_rounds": 2, "sparsity": 0.9}
+
+
+def test_tiny_run_writes_densities_figures_and_summary(tmp_path):
+    run_experiment(
+        "E7", "quick", figures_root=tmp_path, cache_dir=tmp_path / "cache", seeds=2, overrides=TINY, progress=False
+    )
+    out = tmp_path / "E7"
+    for stem in ("resnet_layer_density", "snip_vs_sbp_sr", "vgg_layer_density"):
+        assert (out / f"{stem}.png").stat().st_size > 1000 and (out / f"{stem}.pdf").exists()
+    rows = list(csv.DictReader((out / "layer_density.csv").read_text().splitlines()))
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["network"], r["method"]), []).append(r)
+    assert len(groups) == 3 * 5 and ("Stable ResNet", "SBP-SR") in groups and ("VGG", "SNIP") in groups
+    for layers in groups.values():
+        kept = sum(float(r["keep_mean"]) * int(r["weights"]) for r in layers)
+        total = sum(int(r["weights"]) for r in layers)
+        assert kept == pytest.approx(0.1 * total, abs=1), "global pruning keeps 1 - sparsity of all weights"
+        assert all(float(r["keep_min"]) <= float(r["keep_mean"]) <= float(r["keep_max"]) for r in layers)
+    resnet_layers = [r["layer"] for r in groups["standard ResNet", "SNIP"]]
+    assert resnet_layers[0] == "conv1" and resnet_layers[-1] == "fc" and "layer2.0.shortcut.0" in resnet_layers
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["config"]["resnet"] == ["resnet8", 0.25] and man["verdict"]
+    summary = (out / "summary.md").read_text()
+    assert "SNIP vs SBP-SR" in summary and "**Verdict.**" in summary
