@@ -25,17 +25,6 @@ from .report import build_index
 __all__ = ["run_experiment", "run_many"]
 
 
-def _check_device(device: str) -> str:
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
-    if device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ValueError("device='cuda' requested but torch.cuda.is_available() is False")
-    return device
-
-
 def _check_threads(threads: int | None, device: str) -> int:
     """``threads``, or the default: 1 on the CPU, torch's current setting on CUDA (module docstring)."""
     if threads is None:
@@ -90,7 +79,10 @@ def run_experiment(
     """
     exp = get_experiment(exp_id)
     cfg = exp.config(profile, **(overrides or {}))
-    device = _check_device(device)
+    if device != "cpu":  # validate (and check CUDA); "cpu" needs no torch import
+        from eoc.nn import resolve_device
+
+        device = str(resolve_device(device))
     if seeds is not None and seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {seeds}")
     if jobs < 1:

@@ -28,6 +28,8 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from eoc.nn import resolve_device
+
 from .data import Dataset, iterate_batches
 
 __all__ = [
@@ -191,14 +193,6 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: 
     return loss_sum / len(x), correct / len(x)
 
 
-def _check_device(device: str) -> torch.device:
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu' or 'cuda', got device={device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' requested but torch.cuda.is_available() is False")
-    return torch.device(device)
-
-
 def train(
     model: nn.Module,
     data: Dataset,
@@ -237,7 +231,7 @@ def train(
         ``train_acc``, ``test_loss``, ``test_acc``; test values None when not
         evaluated), ``seconds``, ``params_kept``, ``params_total``, ``config``.
     """
-    dev = _check_device(device)
+    dev = resolve_device(device)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     model.to(dev)

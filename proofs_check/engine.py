@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from eoc.nn import torch_activation
+from eoc.nn import resolve_device, torch_activation
 
 __all__ = [
     "MLPStack",
@@ -43,17 +43,6 @@ __all__ = [
     "device_generator",
     "mean_square",
 ]
-
-
-def resolve_device(device: str | None) -> torch.device:
-    """``"cuda"`` if asked and available, else CPU; ``None`` picks CUDA when present."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' requested but torch.cuda.is_available() is False")
-    return torch.device(device)
 
 
 def gaussian_pair_inputs(

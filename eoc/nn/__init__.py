@@ -15,6 +15,7 @@ THEORY.md sections 1 and 4-6.
 """
 
 from ._activations import Erf, ScaledSiLU, torch_activation
+from ._device import resolve_device
 from ._diagnostics import (
     check_layer_collapse,
     critical_sparsity,
@@ -41,6 +42,7 @@ from ._rescale import RESCALE_MODES, rescale_, rescale_factors
 from ._scores import METHODS, compute_scores
 
 __all__ = [
+    "resolve_device",
     "torch_activation",
     "Erf",
     "ScaledSiLU",
