@@ -14,7 +14,7 @@ from ._arch import Architecture, as_architecture, layer_profile
 from ._correlation import c_star, correlation_iterates, correlation_map, correlation_map_derivative
 from ._expect import Numerics
 from ._maps import covariance_map, q_star, variance_iterates, variance_map
-from ._laws import HalfNormal, ProductNormal, Uniform01, get_law, law_for_method
+from ._laws import LAW_OF_METHOD, HalfNormal, ProductNormal, ScoreLaw, Uniform01, available_laws, get_law, law_for_method
 from ._propagation import LayerProfile, gradient_variances
 from ._pruning import (
     THEORY_METHODS,
@@ -83,6 +83,9 @@ __all__ = [
     "HalfNormal",
     "ProductNormal",
     "Uniform01",
+    "ScoreLaw",
+    "LAW_OF_METHOD",
+    "available_laws",
     "get_law",
     "law_for_method",
     "THEORY_METHODS",

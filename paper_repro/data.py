@@ -160,7 +160,7 @@ def _labels(values: np.ndarray, num_classes: int, path: Path) -> torch.Tensor:
 
 def _require_dir(data_dir: str | Path | None, name: str) -> Path:
     if data_dir is None:
-        raise ValueError(f"dataset {name!r} is read from files: pass data_dir (the folder holding them)")
+        raise ValueError(f"dataset {name!r} is read from files: pass data_dir (on the command line --data-dir), the folder holding them")
     path = Path(data_dir).expanduser()
     if not path.is_dir():
         raise DatasetError(f"data directory {path} does not exist (needed for dataset {name!r})")
