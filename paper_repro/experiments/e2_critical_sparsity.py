@@ -113,47 +113,44 @@ def run(cfg: Config, ctx) -> None:
                 masks = snip.global_masks(cfg.profile_sparsity)
                 keep_meas[phase] = np.stack([m.flatten(1).double().mean(1).cpu().numpy() for m in masks], axis=1)
     ctx.csv(rows, "critical_sparsity", "predicted and measured s_cr per depth/width, phase and method")
-    _plot_depth(cfg, ctx, rows)
-    _plot_width(cfg, ctx, rows)
+    _plot_sweep(
+        ctx, rows, "depth", "depth L", "", "scr_vs_depth",
+        f"s_cr against depth, tanh FFNN width {cfg.width}: theory (lines) and Monte Carlo (mean +- 2 s.e.)", False,
+    )
+    _plot_sweep(
+        ctx, rows, "width", "width N", f", depth {cfg.width_sweep_depth}", "scr_vs_width",
+        f"s_cr against width at depth {cfg.width_sweep_depth}: theory (lines) and Monte Carlo (mean +- 2 s.e.)", True,
+    )
+    _plot_cnn_theory(cfg, ctx)
     _plot_profiles(cfg, ctx, sws, keep_meas)
     _summarize(cfg, ctx, rows)
 
 
-def _plot_depth(cfg, ctx, rows):
+_METHOD_TITLES = {"magnitude": "magnitude pruning (MBP)", "snip": "SNIP (SBP)"}
+
+
+def _plot_sweep(ctx, rows, sweep: str, xlabel: str, title: str, name: str, caption: str, log_x: bool) -> None:
+    """Theory (lines) and Monte Carlo (mean +- 2 s.e.) of s_cr along one sweep, MBP and SNIP panels."""
     fig, axes = new_figure(ncols=2, width=3.6, height=3.0)
     for ax, method in zip(axes[0], ("magnitude", "snip")):
         for phase in PHASES:
-            sel = [r for r in rows if r["sweep"] == "depth" and r["phase"] == phase]
-            d = [r["depth"] for r in sel]
-            ax.plot(d, [r[f"{method}_predicted"] for r in sel], color=PHASE_COLORS[phase], label=f"{phase} (theory)")
+            sel = [r for r in rows if r["sweep"] == sweep and r["phase"] == phase]
+            x = [r[sweep] for r in sel]
+            ax.plot(x, [r[f"{method}_predicted"] for r in sel], color=PHASE_COLORS[phase], label=f"{phase} (theory)")
             ax.errorbar(
-                d, [r[f"{method}_measured"] for r in sel], yerr=[2 * r[f"{method}_se"] for r in sel],
+                x, [r[f"{method}_measured"] for r in sel], yerr=[2 * r[f"{method}_se"] for r in sel],
                 fmt="o", ms=3, color=PHASE_COLORS[phase], capsize=2, label=f"{phase} (measured)",
             )
-        ax.set_xlabel("depth L")
+        if log_x:
+            ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel("critical sparsity $s_{cr}$")
-        ax.set_title({"magnitude": "magnitude pruning (MBP)", "snip": "SNIP (SBP)"}[method])
+        ax.set_title(f"{_METHOD_TITLES[method]}{title}")
     axes[0, 1].legend(fontsize=6)
-    ctx.figure(fig, "scr_vs_depth", f"s_cr against depth, tanh FFNN width {cfg.width}: theory (lines) and Monte Carlo (mean +- 2 s.e.)")
+    ctx.figure(fig, name, caption)
 
 
-def _plot_width(cfg, ctx, rows):
-    fig, axes = new_figure(ncols=2, width=3.6, height=3.0)
-    for ax, method in zip(axes[0], ("magnitude", "snip")):
-        for phase in PHASES:
-            sel = [r for r in rows if r["sweep"] == "width" and r["phase"] == phase]
-            n = [r["width"] for r in sel]
-            ax.plot(n, [r[f"{method}_predicted"] for r in sel], color=PHASE_COLORS[phase], label=f"{phase} (theory)")
-            ax.errorbar(
-                n, [r[f"{method}_measured"] for r in sel], yerr=[2 * r[f"{method}_se"] for r in sel],
-                fmt="o", ms=3, color=PHASE_COLORS[phase], capsize=2,
-            )
-        ax.set_xscale("log")
-        ax.set_xlabel("width N")
-        ax.set_ylabel("$s_{cr}$")
-        ax.set_title(f"{method}, depth {cfg.width_sweep_depth}")
-    axes[0, 0].legend(fontsize=6)
-    ctx.figure(fig, "scr_vs_width", "s_cr against width at fixed depth: theory (lines) and Monte Carlo")
+def _plot_cnn_theory(cfg, ctx):
     # CNN theory: a plain conv net with 3x3 kernels and cfg.cnn_channels channels.
     depths = np.array(cfg.depths)
     cnn = {
