@@ -40,7 +40,6 @@ __all__ = [
     "ClosedForms",
     "get_activation",
     "available_activations",
-    "as_activation",
 ]
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
@@ -451,8 +450,3 @@ def get_activation(name, **params) -> Activation:
         return _REGISTRY[key](**params)
     except TypeError as exc:
         raise ValueError(f"bad parameters {params!r} for activation {name!r}: {exc}") from None
-
-
-def as_activation(act) -> Activation:
-    """Coerce a name, callable or :class:`Activation` to an :class:`Activation`."""
-    return get_activation(act)

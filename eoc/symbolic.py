@@ -301,11 +301,6 @@ _TOPICS: dict[str, Callable[[], list[Derivation]]] = {
 }
 
 
-def register_topic(name: str, builder: Callable[[], list[Derivation]]) -> None:
-    """Add a topic (used by the pruning and ResNet modules)."""
-    _TOPICS[name] = builder
-
-
 def topics() -> tuple[str, ...]:
     """Names accepted by :func:`derive`."""
     return tuple(_TOPICS)
