@@ -19,6 +19,7 @@ from typing import Mapping, Sequence
 import torch
 from torch import nn
 
+from . import functional as F
 from ._layers import layer_mask, prunable_layers
 from ._prune import select_masks, warn_collapse
 from ._scores import LossFn, loss_gradients
@@ -54,19 +55,9 @@ def critical_sparsity_details(scores: Mapping[str, torch.Tensor]) -> tuple[float
     """
     if not scores:
         raise ValueError("scores must be a non-empty dict {layer name: tensor}, got scores={}")
-    scores = {name: s.detach() for name, s in scores.items()}
-    maxima = {}
-    for name, s in scores.items():
-        if s.numel() == 0 or torch.isnan(s).any():
-            raise ValueError(
-                f"the scores of layer {name!r} must be non-empty and free of NaN (shape {tuple(s.shape)})"
-            )
-        maxima[name] = float(s.max())
-    layer = min(maxima, key=maxima.__getitem__)
-    t_cr = maxima[layer]
-    below = sum(int((s < t_cr).sum()) for s in scores.values())
-    total = sum(s.numel() for s in scores.values())
-    return below / total, t_cr, layer
+    names = list(scores)
+    res = F.critical_sparsity([s.detach() for s in scores.values()], names=names)
+    return float(res.s_cr), float(res.t_cr), names[int(res.layer)]
 
 
 def critical_sparsity(scores: Mapping[str, torch.Tensor]) -> float:

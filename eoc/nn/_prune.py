@@ -31,6 +31,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from .._validate import check_int, check_sparsity
+from . import functional as F
 from ._layers import is_masked, layer_mask, prunable_layers, qualified, refresh_weight
 from ._scores import Layers, LossFn, check_method, score_layers
 
@@ -66,30 +67,18 @@ def warn_collapse(names: Sequence[str], method: str, sparsity: float, stacklevel
         )
 
 
-def _keep_top(flat: torch.Tensor, k: int) -> torch.Tensor:
-    order = torch.sort(flat, descending=True, stable=True).indices
-    keep = torch.zeros(flat.shape, dtype=torch.bool, device=flat.device)
-    keep[order[:k]] = True
-    return keep
-
-
 def _masks_from_scores(
     layers: Layers, scores: Sequence[torch.Tensor], alive: Sequence[torch.Tensor], keep: float, scope: str
 ) -> list[torch.Tensor]:
     """Keep the round(keep * M) largest scores among the weights still alive (at most
     all of them: early SynFlow rounds on a model pruned before may ask for more)."""
-    flats = []
-    for (name, _), s, a in zip(layers, scores, alive):
-        if torch.isnan(s).any():
-            raise ValueError(f"the scores of layer {name!r} contain NaN")
-        flats.append(torch.where(a.flatten() != 0, s.flatten().double(), -torch.inf))
+    names = [name for name, _ in layers]
+    flats = [s.double() for s in scores]
     if scope == "layer":
-        kept = [_keep_top(f, min(round(keep * f.numel()), int((a != 0).sum()))) for f, a in zip(flats, alive)]
+        kept = F.select_per_layer(flats, keep, alive=alive, names=names)
     else:
-        flat = torch.cat(flats)
-        kept = _keep_top(flat, min(round(keep * flat.numel()), int(sum((a != 0).sum() for a in alive))))
-        kept = kept.split([f.numel() for f in flats])
-    return [k.view_as(a).to(a.dtype) for k, a in zip(kept, alive)]
+        kept = F.select_global(flats, round(keep * sum(s.numel() for s in flats)), alive=alive, names=names)
+    return [k.to(a.dtype) for k, a in zip(kept, alive)]
 
 
 def _check_feasible(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import functional as F
 from ._layers import is_masked, prunable_layers, refresh_weight
 
 __all__ = ["RESCALE_MODES", "rescale_factors", "rescale_"]
@@ -81,10 +82,7 @@ def rescale_factors(
             rho = 1.0 / float(effective_sigma_w(method, keep, 1.0)) if keep > 0 else 1.0
             factors[name] = torch.tensor(rho, dtype=torch.float64, device=w.device)
         else:
-            dims = tuple(range(1, w.ndim)) if mode == "neuron" else tuple(range(w.ndim))
-            full = w.square().sum(dims)
-            kept = (w * mask).square().sum(dims)
-            factors[name] = torch.where(kept > 0, (full / kept).sqrt(), 1.0)
+            factors[name] = F.rescale_factors(w, mask, mode)
     return factors
 
 

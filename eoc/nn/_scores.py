@@ -40,6 +40,7 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
+from .functional import grasp_importance, magnitude_importance, snip_importance, synflow_importance
 from ._activations import ACTIVATION_MODULES
 from ._layers import is_masked, layer_mask, prunable_layers, qualified, refresh_weight, weight_param
 
@@ -137,16 +138,16 @@ def score_layers(
         device = generator.device if generator is not None else None
         return [torch.rand(m.shape, generator=generator, device=device).to(m) * m for m in masks]
     if method == "magnitude":
-        return [(weight_param(module).detach() * m).abs() for (_, module), m in zip(layers, masks)]
+        return [magnitude_importance(weight_param(module), m) for (_, module), m in zip(layers, masks)]
     if method == "synflow":
         return _synflow(model, layers, masks, inputs, input_shape)
     grasp = method == "grasp"
     weights, grads = loss_gradients(model, layers, masks, inputs, targets, loss_fn, create_graph=grasp)
     if method == "snip":
-        return [(w.detach() * m * g).abs() for w, m, g in zip(weights, masks, grads)]
+        return [snip_importance(w, g, m) for w, m, g in zip(weights, masks, grads)]
     flow = sum((g * g.detach()).sum() for g in grads)
     hg = torch.autograd.grad(flow, weights)
-    return [w.detach() * m * h for w, m, h in zip(weights, masks, hg)]
+    return [grasp_importance(w, h, m) for w, m, h in zip(weights, masks, hg)]
 
 
 def loss_gradients(
@@ -246,4 +247,4 @@ def _synflow(model, layers, masks, inputs, input_shape) -> list[torch.Tensor]:
     with _eval_mode(model), _linear_activations(model):
         flow = _forward(model, layers, weights, masks, ones, state).sum()
     grads = torch.autograd.grad(flow, weights)
-    return [(w.detach() * m * g).abs() for w, m, g in zip(weights, masks, grads)]
+    return [synflow_importance(w, g, m) for w, m, g in zip(weights, masks, grads)]
