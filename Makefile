@@ -4,13 +4,18 @@
 #   make figures   rebuild every figure (quick profile, embedded data) into figures/
 #   make test      run the test suite (what .ci/run runs)
 #
-# On a machine without an NVIDIA GPU we install the CPU build of torch first
-# (TORCH_PIN); a bare "torch" requirement would make pip pull a multi-GB CUDA build.
-# Override with `make test TORCH_PIN=` to let pip choose.
+# On a machine without an NVIDIA GPU we install torch first, pinned (TORCH_PIN), so
+# that the project's permissive `torch>=2.1` then installs nothing more.  Where a
+# local CPU wheel of that version is at hand (this project's CI machines) pip takes
+# it; on a stock Linux machine PyPI's torch wheel is the CUDA build (several GB).
+# For a CPU-only build there, point TORCH_INDEX at PyTorch's CPU wheel index:
+#   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# `make test TORCH_PIN=` skips the pin and lets pip choose.
 
 PYTHON    ?= python3
 VENV      ?= .venv
 TORCH_PIN ?= torch==2.13.0
+TORCH_INDEX ?=
 JOBS      ?= 2
 BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
@@ -29,7 +34,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	if [ -n "$(TORCH_PIN)" ] && ! command -v nvidia-smi >/dev/null 2>&1; then \
-		$(BIN)/python -m pip install --quiet "$(TORCH_PIN)"; fi
+		$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)") "$(TORCH_PIN)"; fi
 	$(BIN)/python -m pip install --quiet -e '.[all]'
 	touch $(STAMP)
 
