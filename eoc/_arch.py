@@ -56,15 +56,22 @@ variance (the branches carry independent weights), and a sum's inputs are
 uncorrelated for the same reason.  Convolutions are treated as dense layers of
 fan-in :math:`n_{l-1}k^2` acting on channels (the paper's CNN model, docs/theory.md
 §1): positions are not resolved, so padding, strides and pooling windows leave the
-moments alone.  The weight-gradient second moment of layer :math:`l` is then
+moments alone.  The weight-gradient second moment of layer :math:`l` (per example,
+for the gradient summed over a batch) is then
 
 .. math::
 
-    \mathbb E\big[(\partial\mathcal L/\partial W^l_{ij})^2\big] = g_l\, m_{l-1},
+    \mathbb E\big[(\partial\mathcal L/\partial W^l_{ij})^2\big] = g_l\, m_{l-1} + \kappa_l\, k_{l-1},
 
 :math:`g_l` the gradient variance at the layer's output (a branch scale
-:math:`\alpha` after it contributes :math:`\alpha^2`) and :math:`m_{l-1}` the second
-moment of its input.  For the three families this reproduces
+:math:`\alpha` after it contributes :math:`\alpha^2`), :math:`m_{l-1}` the second
+moment of its input, :math:`k_{l-1}` the covariance of its input between two
+examples and :math:`\kappa_l = \lim (B-1)\,\mathrm{Cov}(\delta_a, \delta_b)` the
+coherent part of its output gradient.  Without normalizations :math:`\kappa = 0`
+(independent output gradients; :func:`layer_profile` takes a coherent output
+gradient as ``output_grad_k``).  Below a train-mode BatchNorm the gradient sums to
+zero over the batch, :math:`\kappa = -g`, so a layer feeding a BatchNorm sees only
+its centred input, :math:`g\,(m - k)`.  For the three families this reproduces
 :func:`eoc.gradient_variances` (FFNN, CNN) and the ResNet recursions of
 :mod:`eoc._resnet` (tested).  An activation's input is treated as a centred Gaussian
 of variance :math:`m` even where it is not (after a sum with a ReLU shortcut, or a
@@ -298,10 +305,11 @@ class ArchitectureProfile(LayerProfile):
     the layer's output for a layer on it, at the residual sum of its block for a layer
     in a branch or a shortcut (so for ``as_architecture(..., "resnet")`` they are the
     stream variances and stream gradients).  ``layer_q`` and ``layer_grad`` are the
-    second moment and the gradient variance at the layer's own output;
-    ``weight_grad = layer_grad * input_moment``.  ``input_k`` and ``layer_grad_k`` are
-    the covariances between two examples of the layer's input and of the gradient at
-    its output (NaN where :func:`layer_profile` did not track them).
+    second moment and the gradient variance at the layer's own output.  ``input_k`` is
+    the covariance of the layer's input between two examples and ``layer_grad_k`` the
+    coherent gradient :math:`\kappa` at its output (NaN where :func:`layer_profile` did
+    not track them, and then 0 in
+    ``weight_grad = layer_grad * input_moment + layer_grad_k * input_k``).
     """
 
     names: tuple = ()
@@ -370,12 +378,21 @@ def _analyze(graph: tuple, n_layers: int) -> _Structure:
         short = min(range(len(paths)), key=lambda i: (counts[i], has_scale[i], -i))
         sums.append((sum(bin(p).count("1") for p in paths), k, paths, short))
     blocks = tuple(k for _, k, _, _ in sums)
-    block_scales = []
+    members = []  # all nodes of each block's paths
     for _, k, paths, short in sums:
+        union = 0
+        for p in paths:
+            union |= p
+        members.append(union)
+    block_scales = []
+    for b, (_, k, paths, short) in enumerate(sums):
         branch = 0
         for i, p in enumerate(paths):
             if i != short:
                 branch |= p
+        for other, nodes in enumerate(members):  # scales inside a nested block belong to that block
+            if other != b and nodes & branch == nodes and nodes != branch:
+                branch &= ~nodes
         block_scales.append(float(np.prod([graph[x].value for x in _bits(branch) if graph[x].op == "scale"])))
     # Innermost block wins: assign the largest blocks first.
     for size, k, paths, short in sorted(sums, key=lambda t: -t[0]):
@@ -950,13 +967,14 @@ def layer_profile(
     output_grad : float
         Gradient variance at the output; only ratios between layers are meaningful.
     output_grad_k : float, optional
-        Covariance between the output gradients of two examples.  When given, the
-        gradient covariances are propagated back too (``layer_grad_k``; through a
-        layer :math:`(N_{\rm out}/N_{\rm in})\sigma_w^2`, an activation
-        :math:`\mathbb E[\phi'(u_1)\phi'(u_2)]`, and a train-mode normalization removes
-        them), so that the weight gradient averaged over a batch of B examples,
-        :math:`\mathbb E[(\partial\mathcal L/\partial W)^2] = g\,m/B + (1 - 1/B)\,k_g\,k_x`
-        with :math:`k_g` = ``layer_grad_k`` and :math:`k_x` = ``input_k``, can be formed.
+        The coherent part of the output gradient, :math:`\kappa_{\rm out} = (B - 1)\,
+        \mathrm{Cov}(\delta_a, \delta_b)` for two examples a, b of a batch of B (0 for
+        independent output gradients, the default).  Coherent gradients :math:`\kappa`
+        are propagated back like the gradient variances, with
+        :math:`\mathbb E[\phi'(u_1)\phi'(u_2)]` at an activation, and are
+        :math:`\kappa = -g` just below a train-mode normalization (the gradient there
+        sums to zero over the batch).  They are tracked when this is given or the graph
+        has a train-mode normalization, and enter the weight gradient (module docstring).
 
     Returns
     -------
@@ -984,33 +1002,12 @@ def layer_profile(
         raise ValueError(f"input_k must lie in [-input_q, input_q] = [{-q_in}, {q_in}], got input_k={input_k!r}")
     track = output_grad_k is not None or any(node.op == "norm" and node.mode == "train" for node in graph)
     m, k2 = _forward(graph, act, sw, sb, q_in, k_in, num, track)
-    acts = [k for k, node in enumerate(graph) if node.op == "act"]
-    d2 = dict(zip(acts, np.atleast_1d(num.deriv_moment2(act, m[[graph[k].inputs[0] for k in acts]])))) if acts else {}
-    g = np.zeros(n)
-    g[-1] = g_out
-    for k in range(n - 1, 0, -1):
-        node = graph[k]
-        op = node.op
-        for j in node.inputs:
-            if op == "layer":
-                factor = node.width / graph[j].width * sw[node.layer] ** 2
-            elif op == "act":
-                factor = d2[k]
-            elif op == "norm":  # batch statistics: the variance over the batch is m - k
-                factor = node.value / max(m[j] - k2[j], _TINY * m[j]) if node.mode == "train" else node.value
-            elif op == "scale":
-                factor = node.value**2
-            elif op in ("reshape", "uncovered"):
-                factor = node.width / graph[j].width
-            else:  # add, concat, pool, identity
-                factor = 1.0
-            g[j] += g[k] * factor
-    kg = np.full(n, np.nan)
+    kappa_out = 0.0
     if output_grad_k is not None:
-        kg_out = float(as_float_array(output_grad_k, "output_grad_k"))
-        if not abs(kg_out) <= g_out:
-            raise ValueError(f"output_grad_k must lie in [-output_grad, output_grad], got output_grad_k={output_grad_k!r}")
-        kg = _backward_cov(graph, act, sw, m, k2, kg_out, num)
+        kappa_out = float(as_float_array(output_grad_k, "output_grad_k"))
+        if not np.isfinite(kappa_out):
+            raise ValueError(f"output_grad_k must be finite, got output_grad_k={output_grad_k!r}")
+    g, kappa, d2 = _backward(graph, act, sw, m, k2, g_out, kappa_out, num, track)
     s = arch._structure
     node_of = np.array(s.node_of)
     first_in = np.array([graph[k].inputs[0] for k in node_of])
@@ -1028,39 +1025,50 @@ def layer_profile(
         m[list(s.rejoin)],
         input_moment,
         g[list(s.rejoin)],
-        layer_grad * input_moment,
+        layer_grad * input_moment + (kappa[node_of] * k2[first_in] if track else 0.0),
         chi,
         names=arch.names,
         layer_q=layer_q,
         layer_grad=layer_grad,
         input_k=k2[first_in] if track else np.full(L, np.nan),
-        layer_grad_k=kg[node_of],
+        layer_grad_k=kappa[node_of] if track else np.full(L, np.nan),
     )
 
 
-def _backward_cov(graph: tuple, act, sw, m: np.ndarray, k2: np.ndarray, kg_out: float, num) -> np.ndarray:
-    """Covariance between the gradients of two examples at every node (see :func:`layer_profile`)."""
+def _backward(graph: tuple, act, sw, m, k2, g_out: float, kappa_out: float, num, track: bool):
+    """Gradient variances g and, if ``track``, coherent gradients kappa of every node (see :func:`layer_profile`)."""
     n = len(graph)
     acts = [i for i, node in enumerate(graph) if node.op == "act"]
     ins = [graph[i].inputs[0] for i in acts]
-    dk = dict(zip(acts, np.atleast_1d(num.deriv_kernel(act, m[ins], m[ins], np.clip(k2[ins], -m[ins], m[ins]))))) if acts else {}
-    kg = np.zeros(n)
-    kg[-1] = kg_out
+    d2 = dict(zip(acts, np.atleast_1d(num.deriv_moment2(act, m[ins])))) if acts else {}
+    dk = {}
+    if track and acts:
+        dk = dict(zip(acts, np.atleast_1d(num.deriv_kernel(act, m[ins], m[ins], np.clip(k2[ins], -m[ins], m[ins])))))
+    g = np.zeros(n)
+    kappa = np.zeros(n)
+    g[-1], kappa[-1] = g_out, kappa_out
     for i in range(n - 1, 0, -1):
         node = graph[i]
+        op = node.op
         for j in node.inputs:
-            op = node.op
+            kfactor = None
             if op == "layer":
                 factor = node.width / graph[j].width * sw[node.layer] ** 2
             elif op == "act":
-                factor = dk[i]
+                factor, kfactor = d2[i], dk.get(i, 0.0)
             elif op == "norm":
-                factor = 0.0 if node.mode == "train" else node.value
+                if node.mode == "train":  # batch statistics: the variance over the batch is m - k
+                    factor = node.value / max(m[j] - k2[j], _TINY * m[j])
+                    kfactor = 0.0
+                    kappa[j] -= g[i] * factor  # the gradient below it sums to zero over the batch
+                else:
+                    factor = node.value
             elif op == "scale":
                 factor = node.value**2
             elif op in ("reshape", "uncovered"):
                 factor = node.width / graph[j].width
-            else:
+            else:  # add, concat, pool, identity
                 factor = 1.0
-            kg[j] += kg[i] * factor
-    return kg
+            g[j] += g[i] * factor
+            kappa[j] += kappa[i] * (factor if kfactor is None else kfactor)
+    return g, kappa, d2

@@ -180,7 +180,9 @@ class _Recorder(fx.Interpreter):
 
     def run_node(self, n: fx.Node) -> Any:
         out = super().run_node(n)
-        self.shapes[n] = tuple(out.shape) if isinstance(out, torch.Tensor) else None
+        tensors = _tensors(out)
+        # A module returning a tuple (attention: output and weights) counts as its first tensor.
+        self.shapes[n] = tuple(tensors[0].shape) if tensors and (isinstance(out, torch.Tensor) or n.op == "call_module") else None
         if isinstance(out, torch.Tensor):
             self.values[n] = out.detach() if out.numel() <= 1 else None
         else:
@@ -411,6 +413,18 @@ class _Builder:
                 self.index[n] = self.add(Node("reshape", (src,), width, name=n.name, detail=label), layout)
         elif (target in _IDENTITY_FUNCTIONS) or (method and target in _IDENTITY_METHODS):
             self.passthrough(n, src)
+        elif target is operator.getitem:
+            arg = n.args[0]
+            if self.rec.shapes.get(arg) is not None and self.rec.values.get(arg) is not None and not isinstance(
+                self.rec.values[arg], torch.Tensor
+            ):  # an element of a module's tuple output
+                self.passthrough(n, src)
+            else:  # indexing a tensor (a token, a slice): per-unit moments are kept
+                width = self.width(self.rec.shapes[n], self.layout[src])
+                if width == self.nodes[src].width:
+                    self.passthrough(n, src)
+                else:
+                    self.index[n] = self.add(Node("reshape", (src,), width, name=n.name, detail="indexing"), self.layout[src])
         elif (target in _POOL_FUNCTIONS) or (method and target in _POOL_METHODS):
             kind = _POOL_METHODS[target] if method else _POOL_FUNCTIONS[target]
             if self.rec.shapes[n] == self.rec.shapes[n.args[0]]:
