@@ -124,3 +124,13 @@ def test_bad_arguments_give_one_line_errors_naming_the_flag(capsys, argv, match)
 def test_file_datasets_need_their_folder(capsys):
     code, _, err = run(capsys, "prune", "--model", "ffnn:784,10", "--data", "mnist")
     assert code == 2 and "--data" in err and "mnist" in err
+
+
+def test_the_command_line_stays_torch_free_until_prune_runs():
+    """Building the parser (every `python -m eoc --help`) imports neither torch nor scikit-learn."""
+    import subprocess
+    import sys
+
+    code = "import sys, eoc.__main__ as m; m.build_parser(); print('torch' in sys.modules, 'sklearn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
