@@ -158,7 +158,12 @@ def parse_model(spec: str, in_channels: int, input_size: int, num_classes: int, 
 
 def build(p: argparse.ArgumentParser):
     """Fill the ``prune`` parser; return its runner (registered by :mod:`eoc.__main__`)."""
-    p.description = __doc__.split("\n\n")[0] + " " + HELP + "."
+    p.description = (
+        "Prune a model at initialization and print the theory's prediction beside the measurement: critical "
+        "sparsity, the first layer to empty, per-layer densities, collapse warnings; optionally write the pruned "
+        "state_dict. Models: ffnn:W0,W1xN,... (100x20 is 20 layers of width 100), vgg11..vgg19, "
+        "resnet<6n+2>[-stable], module:PATH:ATTR (an nn.Module or a callable returning one)."
+    )
     p.epilog = "Example: python -m eoc prune --model ffnn:64,100x20,10 --method snip --sparsity 0.98"
     p.add_argument("--model", required=True, help="ffnn:W0,W1xN,..., vgg11..vgg19, resnet<6n+2>[-stable], module:PATH:ATTR")
     p.add_argument("--method", default="snip", choices=PRUNE_METHODS, help="pruning method (default snip)")
