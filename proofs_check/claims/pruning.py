@@ -296,7 +296,7 @@ def predict_chi_at_sigma_eff(*, sigma_eff, widths, sigma_b: float, input_q: floa
 #: Two widths per profile for the extrapolation in 1/N.  The widest stack's selection
 #: (a stable sort of R * N^2 * depth scores) dominates the cost on a CPU.
 PRUNE_SIZES = {
-    "tiny": {"widths": (64, 128), "depth": 8, "replicas": 8, "batch": 64, "inputs": 8, "sparsity": 0.5},
+    "tiny": {"widths": (64, 128), "depth": 8, "replicas": 8, "batch": 64, "inputs": 8, "sparsity": 0.8},
     "quick": {"widths": (128, 256), "depth": 20, "replicas": 12, "batch": 128, "inputs": 16, "sparsity": 0.7},
     "full": {"widths": (512, 1024), "depth": 40, "replicas": 32, "batch": 128, "inputs": 32, "sparsity": 0.9},
 }
@@ -336,7 +336,7 @@ def pruned_leaves_eoc(ctx: CheckContext):
             compare(
                 f"sigma_eff^2/sigma_w^2 after {method} pruning (mean over hidden layers, N={s['widths'][-1]})",
                 pred_eff, wide.sigma_eff2[:, hidden].mean(axis=1),
-                model_error="SNIP_MODEL_ERROR" if method == "snip" else 0.0, resolution=ctx.resolution(0.1),
+                model_error="SNIP_MODEL_ERROR" if method == "snip" else 0.0, resolution=abs(1.0 - pred_eff),
             )  # fmt: skip
         )
         # (2) chi_1 of the pruned networks against the maps at their measured sigma_eff, extrapolated in 1/N.
@@ -350,7 +350,7 @@ def pruned_leaves_eoc(ctx: CheckContext):
         out.append(
             compare_extrapolated(
                 f"chi_1 after {method} pruning (s={s['sparsity']}) vs maps at the measured sigma_eff", preds,
-                s["widths"], [r.chi for r in runs], resolution=ctx.resolution(0.1),
+                s["widths"], [r.chi for r in runs], resolution=abs(1.0 - max(preds)),
             )  # fmt: skip
         )
         if max(preds) >= 1:
@@ -360,7 +360,9 @@ def pruned_leaves_eoc(ctx: CheckContext):
     ctx.note(
         "chi_1 measured as the mean over the middle layers of ||dy^{l+1}||^2/||dy^l||^2 for a 1e-6 input perturbation, "
         "inputs at the unpruned fixed point; predicted by eoc.layer_profile with each layer's measured sigma_eff "
-        "(mean over networks); both extrapolated in 1/N from the two widths, so no finite-width allowance is needed"
+        "(mean over networks); both extrapolated in 1/N from the two widths, so no finite-width allowance is needed. "
+        "Resolution of each comparison: its distance to the alternative 'pruning leaves the network as it was' "
+        "(sigma_eff = sigma_w, chi_1 = 1)"
     )
     ctx.note(
         "chi_1 from the model alone (eoc.post_pruning_phase: keep fractions and sigma_eff both predicted) against the "
@@ -376,23 +378,29 @@ def rescaling_restores_eoc(ctx: CheckContext):
     sw = tanh_phase_sigma_w(SIGMA_B)["edge_of_chaos"]
     q_star = float(eoc.q_star("tanh", sw, SIGMA_B))
     out = []
+    q_in = fixed_point_input_q(act="tanh", sigma_w=sw, sigma_b=SIGMA_B)
     for i, method in enumerate(_METHODS):
         runs = [_pruned(ctx, method, n, 100 + 10 * i + j, rescale="neuron") for j, n in enumerate(s["widths"])]
+        # The alternative: rescaling does nothing (the pruned network of eoc.post_pruning_phase).
+        alt = eoc.post_pruning_phase(method, s["sparsity"], [s["widths"][-1]] * (s["depth"] + 1), "tanh", sw, SIGMA_B, input_q=q_in)
+        chi_alt = float(np.exp(np.mean(np.log(alt.chi_1[_middle(s["depth"])]))))
         out.append(
             compare_extrapolated(
                 f"chi_1 after {method} pruning + rescaling", 1.0, s["widths"], [r.chi for r in runs],
-                resolution=ctx.resolution(0.1),
+                resolution=abs(1.0 - chi_alt),
             )  # fmt: skip
         )
         out.append(
             compare_extrapolated(
                 f"q^L after {method} pruning + rescaling", q_star, s["widths"], [r.q_last for r in runs],
-                resolution=ctx.resolution(0.15 * q_star),
+                resolution=abs(q_star - float(alt.q[-1])),
             )  # fmt: skip
         )
     ctx.note(
         "rescaling by eoc.sim (eoc.nn.functional.rescale_factors, the factors of eoc.nn.rescale_), mode 'neuron'; "
         "same measurement of chi_1 as pruned-leaves-eoc; q^L = mean square pre-activation of the last layer, whose "
-        "mean-field value is q* for inputs at the fixed point; both extrapolated in 1/N from the two widths"
+        "mean-field value is q* for inputs at the fixed point; both extrapolated in 1/N from the two widths. "
+        "Resolution of each comparison: its distance to the alternative 'rescaling does nothing' (chi_1 and q^L of "
+        "the pruned network, eoc.post_pruning_phase)"
     )
     return out

@@ -23,8 +23,9 @@ from .pruning import measure_critical_sparsity, predict_critical_sparsity
 __all__ = [
     "SW",
     "OUTPUTS",
+    "predict_resnet_profile",
     "predict_resnet_growth",
-    "measure_resnet_growth",
+    "measure_resnet_profile",
     "predict_float32_overflow",
     "measure_float32_overflow",
 ]
@@ -33,22 +34,31 @@ SW = float(np.sqrt(2.0))
 OUTPUTS = 10
 
 
-def predict_resnet_growth(*, depth: int, alpha: float, sigma_w: float = SW) -> tuple[float, float]:
-    """Mean-field growth over the residual stream of a ReLU ResNet (sigma_b = 0), inputs |x|^2/d = 1:
-    ``(q^L/q^0, qt^0/qt^L)`` from :func:`eoc.resnet_variances` / :func:`eoc.resnet_gradient_variances`."""
+def predict_resnet_profile(*, depth: int, alpha: float, sigma_w: float = SW) -> tuple[np.ndarray, np.ndarray]:
+    """Mean-field stream variances ``q^0..q^L`` and stream gradient variances ``qt^0..qt^L`` of a
+    ReLU ResNet (sigma_b = 0, inputs |x|^2/d = 1): :func:`eoc.resnet_variances` and
+    :func:`eoc.resnet_gradient_variances` (docs/theory.md §6)."""
     q = eoc.resnet_variances(depth, "relu", sigma_w, 0.0, alpha, q0=sigma_w**2)
     g = eoc.resnet_gradient_variances(depth, "relu", sigma_w, 0.0, alpha, q0=sigma_w**2)
+    return np.asarray(q), np.asarray(g)
+
+
+def predict_resnet_growth(*, depth: int, alpha: float, sigma_w: float = SW) -> tuple[float, float]:
+    """``(q^L/q^0, qt^0/qt^L)`` of :func:`predict_resnet_profile`."""
+    q, g = predict_resnet_profile(depth=depth, alpha=alpha, sigma_w=sigma_w)
     return float(q[-1] / q[0]), float(g[0] / g[-1])
 
 
-def measure_resnet_growth(
+def measure_resnet_profile(
     *, depth: int, alpha: float, width: int, replicas: int, sigma_w: float = SW, seed: int, device="cpu", dtype=torch.float64
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per network, ``(log(q^L/q^0), log(qt^0/qt^L))`` of the residual stream ``(R,)`` each.
+    """Per network, the stream's ``(q^0..q^L, qt^0..qt^L)``, arrays ``(R, depth + 1)`` each.
 
-    One input per network (|x|^2/d = 1).  Gradients are back-propagated from a fixed
-    random output gradient (a linear loss), which does not saturate when the outputs
-    explode (a one-hot softmax would give exactly zero cross-entropy gradients).
+    ``q^l``: mean square of the stream ``y^l`` (``y^0`` the input projection); ``qt^l``: mean
+    square of :math:`\partial\mathcal L/\partial y^l`.  One input per network (|x|^2/d = 1).
+    Gradients are back-propagated from a fixed random output gradient (a linear loss),
+    which does not saturate when the outputs explode (a one-hot softmax would give exactly
+    zero cross-entropy gradients).
     """
     gen = generator(seed)
     net = ResNetStack.init(width, width, depth, OUTPUTS, "relu", sigma_w, 0.0, alpha, replicas, generator=gen, device=device, dtype=dtype)
@@ -57,7 +67,7 @@ def measure_resnet_growth(
     q = second_moments(pre).mean(dim=1).cpu().numpy()  # (R, depth + 2): stream 0..depth, output
     v = torch.randn(replicas, 1, OUTPUTS, generator=gen, dtype=dtype).to(device)
     g = net.preactivation_gradients(x, output_grad=v).cpu().numpy()
-    return np.log(q[:, depth] / q[:, 0]), np.log(g[:, 0] / g[:, depth])
+    return q[:, : depth + 1], g[:, : depth + 1]
 
 
 def _growth_comparisons(ctx: CheckContext, kind: str):
@@ -69,13 +79,13 @@ def _growth_comparisons(ctx: CheckContext, kind: str):
     for i, depth in enumerate(s["depths"]):
         alpha = 1.0 if kind == "standard" else 1.0 / math.sqrt(depth)
         grow_q, grow_g = predict_resnet_growth(depth=depth, alpha=alpha)
-        runs = [
-            measure_resnet_growth(
+        runs = []
+        for j, n in enumerate(widths):
+            q, g = measure_resnet_profile(
                 depth=depth, alpha=alpha, width=n, replicas=s["replicas"],
                 seed=ctx.seed_for(100 * i + 10 * j + (0 if kind == "standard" else 5)), device=ctx.device, dtype=ctx.dtype,
             )  # fmt: skip
-            for j, n in enumerate(widths)
-        ]
+            runs.append((np.log(q[:, -1] / q[:, 0]), np.log(g[:, 0] / g[:, -1])))
         out.append(
             compare_extrapolated(
                 f"log(q^L/q^0) - log {grow_q:.4g} (theory), {kind} ResNet L={depth}", 0.0, widths,
@@ -109,8 +119,8 @@ def predict_float32_overflow(*, width: int, replicas: int, sigma_w: float = SW) 
 
 def measure_float32_overflow(*, width: int, depth: int, replicas: int, seed: int, device="cpu") -> dict:
     """Forward float32 standard ResNets of ``depth`` residual layers; return the first stream
-    layer with a non-finite mean square (``"square"``) and with a non-finite entry (``"entry"``)
-    over all networks (None if none overflows)."""
+    layer where some network has a non-finite mean square (``"square"``) and a non-finite
+    entry (``"entry"``), None if none overflows."""
     gen = generator(seed)
     f32 = torch.float32
     net = ResNetStack.init(width, width, depth, OUTPUTS, "relu", SW, 0.0, 1.0, replicas, generator=gen, device=device, dtype=f32)
