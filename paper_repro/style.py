@@ -27,26 +27,8 @@ RC = {
     "savefig.bbox": "tight",
     "pdf.fonttype": 42,
 }
-#: One colour per phase, used by every figure.
-PHASE_COLORS = {"ordered": "#1f77b4", "edge_of_chaos": "#2ca02c", "chaotic": "#d62728"}
-#: Display name of every pruning method (``sbp_sr``: SNIP on the Stable ResNet).
-METHOD_LABELS = {
-    "random": "Random",
-    "magnitude": "Magnitude",
-    "snip": "SNIP",
-    "grasp": "GraSP",
-    "synflow": "SynFlow",
-    "sbp_sr": "SBP-SR",
-}
-#: One colour per pruning method, used by every figure.
-METHOD_COLORS = {
-    "random": "#7f7f7f",
-    "magnitude": "#8c564b",
-    "snip": "#1f77b4",
-    "grasp": "#9467bd",
-    "synflow": "#ff7f0e",
-    "sbp_sr": "#2ca02c",
-}
+#: Phase and method colours and display names: the one vocabulary (eoc._vocab).
+from eoc._vocab import METHOD_COLORS, METHOD_LABELS, PHASE_COLORS  # noqa: E402
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 3.4, height: float = 2.8, **kw):

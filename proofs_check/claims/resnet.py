@@ -150,7 +150,7 @@ def resnet_explodes(ctx: CheckContext):
         f"float32, width {s['width']}, {s['replicas']} networks of depth {OVERFLOW_DEPTH}: the mean squared activation "
         f"first overflows at layer {meas['square']} (predicted ~{pred['square']:.0f}: 2 q^0 2^l ln(n) = float32 max for "
         f"the largest of n entries), the activations themselves at layer {meas['entry']} (predicted "
-        f"~{pred['entry']:.0f}). THEORY.md's 'float32 overflow at L = 200, N = 100' concerns the squares (norms, "
+        f"~{pred['entry']:.0f}). The founding note's 'float32 overflow at L = 200, N = 100' (docs/theory.md §10) concerns the squares (norms, "
         "variances), not the forward values."
     )
     return out
