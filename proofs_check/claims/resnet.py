@@ -52,7 +52,7 @@ def predict_resnet_growth(*, depth: int, alpha: float, sigma_w: float = SW) -> t
 def measure_resnet_profile(
     *, depth: int, alpha: float, width: int, replicas: int, sigma_w: float = SW, seed: int, device="cpu", dtype=torch.float64
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per network, the stream's ``(q^0..q^L, qt^0..qt^L)``, arrays ``(R, depth + 1)`` each.
+    r"""Per network, the stream's ``(q^0..q^L, qt^0..qt^L)``, arrays ``(R, depth + 1)`` each.
 
     ``q^l``: mean square of the stream ``y^l`` (``y^0`` the input projection); ``qt^l``: mean
     square of :math:`\partial\mathcal L/\partial y^l`.  One input per network (|x|^2/d = 1).
