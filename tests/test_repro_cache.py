@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, make_dataclass
 import numpy as np
 import pytest
 
-from paper_repro import io as repro_io
+from eoc import _io as atomic_io  # paper_repro.io re-exports its atomic writes
 from paper_repro.cache import RunCache, canonical_config, config_hash, run_sweep
 
 
@@ -107,7 +107,7 @@ def test_put_is_atomic(tmp_path, monkeypatch):
         if len(calls) == 2:  # config.json is written first, result.json second
             raise OSError("disk full")
 
-    monkeypatch.setattr(repro_io.os, "fsync", failing_fsync)
+    monkeypatch.setattr(atomic_io.os, "fsync", failing_fsync)
     with pytest.raises(OSError, match="disk full"):
         cache.put(cfg, {"acc": 0.5})
     monkeypatch.undo()
