@@ -51,7 +51,7 @@ CATALOG: tuple[ClaimInfo, ...] = (
     ),
     ClaimInfo(
         "mbp-critical-sparsity",
-        "pruning",
+        "critical",
         "Magnitude pruning: critical sparsity and the layer that collapses first",
         "For magnitude pruning (MBP) s_cr depends only on fan-ins and layer sizes, not on sigma_w, sigma_b or the "
         "activation; the iid half-normal model of docs/theory.md §4 (the exact expectation of s_cr) predicts it, and "
@@ -59,7 +59,7 @@ CATALOG: tuple[ClaimInfo, ...] = (
     ),
     ClaimInfo(
         "sbp-critical-sparsity-phases",
-        "pruning",
+        "critical",
         "SNIP: critical sparsity in the three phases, and which side collapses first",
         "For SNIP (SBP) on a tanh FFNN (784 - 100 x (L-1) - 10, cross-entropy, batch 128) s_cr stays near 1 at "
         "every depth on the edge of chaos and falls with depth in the ordered and chaotic phases, input-side layers "
@@ -68,7 +68,7 @@ CATALOG: tuple[ClaimInfo, ...] = (
     ),
     ClaimInfo(
         "pruned-leaves-eoc",
-        "pruning",
+        "pruned",
         "Pruning moves an edge-of-chaos network into the ordered phase",
         "After pruning at initialization, layer l acts with the effective weight variance sigma_w,eff^2 = "
         "v_l E[(W delta)^2]: k sigma_w^2 (random), sigma_w^2 (k + 2 tau phi(tau)) (magnitude), the product-normal "
@@ -77,7 +77,7 @@ CATALOG: tuple[ClaimInfo, ...] = (
     ),
     ClaimInfo(
         "rescaling-restores-eoc",
-        "pruning",
+        "pruned",
         "The rescaling trick puts the pruned network back on the edge of chaos",
         "Multiplying each neuron's kept weights by rho_i = sqrt(sum_j W_ij^2 / sum_j (W_ij delta_ij)^2) "
         "(eoc.nn.rescale_) restores sigma_w,eff = sigma_w: the pruned, rescaled tanh network is back on the edge of "

@@ -136,7 +136,7 @@ class Comparison:
             object.__setattr__(self, name, float(getattr(self, name)))
         if self.resolution is not None:
             object.__setattr__(self, "resolution", float(self.resolution))
-        if not self.stderr >= 0 or not self.model_error >= 0:
+        if self.stderr < 0 or self.model_error < 0:  # NaN (a non-finite measurement) is allowed: it FAILs
             raise ValueError(
                 f"stderr and model_error must be >= 0, got stderr={self.stderr!r}, model_error={self.model_error!r}"
             )

@@ -39,6 +39,13 @@ def test_tolerance_is_z_se_plus_model_error_plus_rounding():
     assert c.gap == pytest.approx(0.3) and c.passed is False and c.verdict == "FAIL"
 
 
+def test_non_finite_measurements_fail_instead_of_raising():
+    c = compare("q", 1.0, [1.0, float("nan"), 1.0])
+    assert c.verdict == "FAIL" and not c.passed
+    with pytest.raises(ValueError, match="stderr"):
+        Comparison("q", 1.0, 1.0, -0.1)
+
+
 def test_verdict_rules():
     ok = Comparison("a", 1.0, 1.01, 0.01, resolution=0.1)
     miss = Comparison("b", 1.0, 1.2, 0.01)

@@ -18,7 +18,7 @@ from eoc.sim import ResNetStack, gaussian_inputs, second_moments
 from ..registry import CheckContext, claim
 from ..verdict import compare, compare_extrapolated
 from .common import generator
-from .pruning import measure_critical_sparsity, predict_critical_sparsity
+from .critical import measure_critical_sparsity, predict_critical_sparsity
 
 __all__ = [
     "SW",
