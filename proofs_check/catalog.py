@@ -104,7 +104,7 @@ CATALOG: tuple[ClaimInfo, ...] = (
         "synflow",
         "Iterative SynFlow never empties a layer of a feed-forward network",
         "Iterative, data-free SynFlow (Tanaka et al. 2020; 100 rounds, exponential schedule) keeps every layer "
-        "of a deep FFNN non-empty at sparsities where SNIP and magnitude pruning fully prune some layer.",
+        "of a deep FFNN non-empty at a sparsity where SNIP fully prunes some layer (docs/theory.md §4).",
     ),
 )
 

@@ -83,6 +83,8 @@ def synflow_no_collapse(ctx: CheckContext):
             f"layers fully pruned by SynFlow at s={s['sparsity']} (sum over {s['seeds']} seeds)", 0.0, sum(counts["synflow"])
         )
     ]
+    if sum(counts["snip"]) == 0:
+        ctx.cannot_conclude(f"SNIP empties no layer at s={s['sparsity']}: the setting does not tell SynFlow apart")
     ctx.note(
         f"at the same sparsity SNIP fully prunes {np.mean(counts['snip']):.1f} and magnitude pruning "
         f"{np.mean(counts['magnitude']):.1f} layers on average ({s['seeds']} seeds, FFNN {d_in}-{width}x{s['depth'] - 1}-{d_out}, "
