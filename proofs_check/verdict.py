@@ -77,7 +77,8 @@ NUMERICAL_RTOL = 1e-12
 #: Accuracy claimed for the paper's SNIP score model (gradient independence, iid
 #: product-normal scores :math:`|Z_1Z_2|` per layer; docs/theory.md §4) on the fractions it
 #: predicts: the critical sparsity :math:`s_{cr}` and the kept second moment
-#: :math:`\sigma_{w,\rm eff}^2/\sigma_w^2`.
+#: :math:`\sigma_{w,\rm eff}^2/\sigma_w^2`.  Used by ``sbp-critical-sparsity-phases`` and
+#: ``stable-resnet-bounded`` (s_cr) and ``pruned-leaves-eoc`` (SNIP's effective variance).
 #:
 #: Source: neither derived nor fitted.  It is the accuracy the claims *assert* ("within a
 #: few hundredths", the statement of ``sbp-critical-sparsity-phases``), so the verdict
