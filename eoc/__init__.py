@@ -13,7 +13,7 @@ from ._activations import Activation, ClosedForms, available_activations, get_ac
 from ._arch import Architecture, ArchitectureProfile, Layer, Node, TheoryCoverageWarning, as_architecture, layer_profile
 from ._correlation import c_star, correlation_iterates, correlation_map, correlation_map_derivative
 from ._expect import Numerics
-from ._maps import covariance_map, q_star, variance_iterates, variance_map
+from ._maps import FixedPoints, covariance_map, q_star, variance_fixed_points, variance_iterates, variance_map
 from ._laws import LAW_OF_METHOD, HalfNormal, ProductNormal, ScoreLaw, Uniform01, available_laws, get_law, law_for_method
 from ._propagation import LayerProfile, gradient_variances
 from ._pruning import (
@@ -42,6 +42,7 @@ from ._phase import (
     edge_of_chaos,
     eoc_curve,
     phase,
+    phase_of_chi,
 )
 
 __version__ = "0.1.0"
@@ -56,6 +57,8 @@ __all__ = [
     "covariance_map",
     "variance_iterates",
     "q_star",
+    "variance_fixed_points",
+    "FixedPoints",
     "correlation_map",
     "correlation_map_derivative",
     "correlation_iterates",
@@ -65,6 +68,7 @@ __all__ = [
     "chi_c",
     "depth_scales",
     "phase",
+    "phase_of_chi",
     "PHASES",
     "edge_of_chaos",
     "eoc_curve",

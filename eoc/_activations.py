@@ -62,9 +62,11 @@ class ClosedForms:
     dq_moment2 : q -> d/dq E[phi(sqrt(q) Z)^2]
     kernel : (q1, q2, c) -> E[phi(u1) phi(u2)]
     deriv_kernel : (q1, q2, c) -> E[phi'(u1) phi'(u2)]
-    half_sq_diff : (q, c) -> E[(phi(u1) - phi(u2))^2] / 2 with q1 = q2 = q, i.e.
+    half_sq_diff : (q, c, theta=None) -> E[(phi(u1) - phi(u2))^2] / 2 with q1 = q2 = q, i.e.
         moment2(q) - kernel(q, q, c), written without cancellation as c -> 1
-        (it sets 1 - f(c) in :mod:`eoc._correlation`).
+        (it sets 1 - f(c) in :mod:`eoc._correlation`).  When ``theta`` (the angle,
+        c = cos theta) is given it is used instead of c, so that 1 - c = 2 sin^2(theta/2)
+        is exact however close c is to 1.
     """
 
     moment2: Callable
@@ -108,9 +110,10 @@ class Activation:
     @property
     def label(self) -> str:
         """Human-readable name with parameters, e.g. ``leaky_relu(negative_slope=0.1)``."""
-        if not self.params:
+        shown = [(k, v) for k, v in self.params if k != "id"]  # "id" tells user callables apart
+        if not shown:
             return self.name
-        inner = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params)
+        inner = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown)
         return f"{self.name}({inner})"
 
     @classmethod
@@ -183,14 +186,27 @@ def _arcsin_gap(s):
     return np.where(small, series, direct)
 
 
-def arc_gap(c):
+def arc_gap(c, theta=None):
     r""":math:`T(c) = \pi/2 - \sqrt{1-c^2} - c\arcsin c = (1-c)\arcsin c + 2A(\sqrt{(1-c)/2})`.
 
     :math:`\mathbb E|u_1||u_2|` differs from its value at c = 1 by :math:`(2/\pi) q T(c)`;
     the second form has no cancellation as :math:`c\to 1` (where :math:`T\sim\pi(1-c)/2`).
+    With the angle ``theta`` (:math:`c = \cos\theta`) it is
+    :math:`2\sin^2(\theta/2)(\pi/2 - \theta) + 2A(\sin(\theta/2))`, exact for every theta.
     """
+    if theta is not None:
+        th = np.clip(np.asarray(theta, dtype=np.float64), 0.0, np.pi)
+        s = np.sin(0.5 * th)
+        return 2.0 * s * s * (0.5 * np.pi - th) + 2.0 * _arcsin_gap(s)
     c = np.clip(np.asarray(c, dtype=np.float64), -1.0, 1.0)
     return (1.0 - c) * np.arcsin(c) + 2.0 * _arcsin_gap(np.sqrt(0.5 * (1.0 - c)))
+
+
+def _gap(c, theta):
+    """1 - c, from theta when given (exact), else from c."""
+    if theta is not None:
+        return 2.0 * np.sin(0.5 * np.clip(np.asarray(theta, dtype=np.float64), 0.0, np.pi)) ** 2
+    return 1.0 - np.clip(np.asarray(c, dtype=np.float64), -1.0, 1.0)
 
 
 
@@ -216,10 +232,9 @@ def _leaky_closed_forms(a: float) -> ClosedForms:
         out = even * even + odd * odd * (2.0 / np.pi) * np.arcsin(c)
         return np.broadcast_to(out, np.broadcast(q1, q2, c).shape).copy()
 
-    def half_sq_diff(q, c):
-        c = np.clip(c, -1.0, 1.0)
+    def half_sq_diff(q, c, theta=None):
         q = np.asarray(q, dtype=np.float64)
-        return q * (even * even * (1.0 - c) + odd * odd * (2.0 / np.pi) * arc_gap(c))
+        return q * (even * even * _gap(c, theta) + odd * odd * (2.0 / np.pi) * arc_gap(c, theta))
 
     return ClosedForms(moment2, deriv_moment2, deriv_moment2, kernel, deriv_kernel, half_sq_diff)
 
@@ -275,15 +290,18 @@ def _erf() -> Activation:
         q12 = np.clip(c, -1.0, 1.0) * np.sqrt(q1 * q2)
         return (4.0 / np.pi) / np.sqrt((1.0 + 2.0 * q1) * (1.0 + 2.0 * q2) - 4.0 * q12 * q12)
 
-    def half_sq_diff(q, c):
+    def half_sq_diff(q, c, theta=None):
         # (2/pi)[arcsin x - arcsin(c x)], x = 2q/(1+2q); for c >= 0 by
-        # arcsin x - arcsin y = arcsin(x sqrt(1-y^2) - y sqrt(1-x^2)), rationalized.
+        # arcsin x - arcsin y = arcsin(x sqrt(1-y^2) - y sqrt(1-x^2)), rationalized,
+        # with 1 - c^2 = (1 - c)(1 + c) from the exact gap.
         q = np.asarray(q, dtype=np.float64)
-        c = np.clip(c, -1.0, 1.0)
+        gap = _gap(c, theta)
+        c = 1.0 - gap
         x = 2.0 * q / (1.0 + 2.0 * q)
         y = c * x
         cp = np.maximum(c, 0.0)  # the stable branch is used (and well defined) for c >= 0
-        stable = np.arcsin(x * (1.0 - cp * cp) / (np.sqrt(1.0 - cp * cp * x * x) + cp * np.sqrt(1.0 - x * x)))
+        one_m_c2 = np.where(c >= 0, gap * (2.0 - gap), 1.0)
+        stable = np.arcsin(x * one_m_c2 / (np.sqrt(1.0 - cp * cp * x * x) + cp * np.sqrt(1.0 - x * x)))
         return (2.0 / np.pi) * np.where(c >= 0, stable, np.arcsin(x) - np.arcsin(y))
 
     def derivative(x):

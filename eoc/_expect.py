@@ -1,6 +1,6 @@
 r"""Gaussian expectations of an activation: closed form where known, quadrature otherwise.
 
-These five functions are all the mean-field maps need (THEORY.md sections 2-3).
+These functions are all the mean-field maps need (THEORY.md sections 2-3).
 ``method="auto"`` uses the activation's :class:`~eoc._activations.ClosedForms` when
 it has them and :mod:`eoc._quad` otherwise; ``"quadrature"`` forces the numerical
 route (the tests check the two agree), ``"closed"`` demands the closed form.
@@ -26,9 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._activations import Activation
-from ._quad import DEFAULT_ORDER_1D, DEFAULT_ORDER_2D, gauss_1d, gauss_2d, gauss_2d_fn
+from ._quad import DEFAULT_ORDER_1D, DEFAULT_ORDER_2D, Z_MAX, gauss_1d, gauss_2d, gauss_2d_fn, gauss_2d_sqdiff
 
 __all__ = [
+    "mean",
     "moment2",
     "deriv_moment2",
     "dq_moment2",
@@ -39,6 +40,7 @@ __all__ = [
     "Numerics",
     "DEFAULT_NUMERICS",
     "resolve_numerics",
+    "check_result",
 ]
 
 METHODS = ("auto", "closed", "quadrature")
@@ -55,29 +57,116 @@ def _use_closed(act: Activation, method: str) -> bool:
     return method == "auto" and act.closed_forms is not None
 
 
-def moment2(act: Activation, q, *, method: str = "auto", order: int = DEFAULT_ORDER_1D) -> np.ndarray:
+def _bad_inputs(fn, u: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        vals = np.asarray(fn(u), dtype=np.float64)
+    return u[~np.isfinite(np.broadcast_to(vals, u.shape))]
+
+
+def _intervals(grid: np.ndarray, bad: np.ndarray, most: int = 3) -> str:
+    """The bad points of a sorted grid as intervals, e.g. ``[-10.5, -3.01] and [3.01, 10.5]``."""
+    mask = np.isin(grid, bad)
+    runs, start = [], None
+    for i, m in enumerate(mask):
+        if m and start is None:
+            start = i
+        if start is not None and (not m or i == mask.size - 1):
+            end = i if m else i - 1
+            runs.append(f"[{grid[start]:.4g}, {grid[end]:.4g}]")
+            start = None
+    more = f" (and {len(runs) - most} more)" if len(runs) > most else ""
+    return " and ".join(runs[:most]) + more
+
+
+def check_result(act: Activation, value, what: str, q, *, overflow: str = "raise") -> np.ndarray:
+    r"""Raise a ValueError naming the activation if ``value`` (an expectation) is not finite.
+
+    A user activation that returns NaN or inf somewhere in the integration range
+    (:math:`|u| \le Z_{\max}\sqrt q`) poisons every map built on it; say where.  If the
+    activation and its derivative are finite on the nodes, the expectation itself
+    overflowed float64: with ``overflow="raise"`` that is an error naming the
+    variance, with ``overflow="inf"`` (used internally by the fixed-point ladders)
+    ``inf`` is returned.
+    """
+    value = np.asarray(value, dtype=np.float64)
+    if np.all(np.isfinite(value)):
+        return value
+    q = np.broadcast_to(np.asarray(q, dtype=np.float64), value.shape)
+    bad_q = q[~np.isfinite(value)]
+    qmax = float(np.max(bad_q)) if bad_q.size else float("nan")
+    reach = Z_MAX * np.sqrt(np.max(bad_q)) if bad_q.size else 1.0
+    reach = max(float(reach), 1e-300)
+    tiny = np.geomspace(1e-300, reach, 400)
+    probe = np.unique(np.concatenate([-tiny, [0.0], tiny, np.linspace(-reach, reach, 4001)]))
+    for fn, label in ((act.fn, "the activation"), (act.derivative, "its derivative")):
+        bad = _bad_inputs(fn, probe)
+        if bad.size:
+            with np.errstate(all="ignore"):
+                sample = float(np.asarray(fn(bad[:1]), dtype=np.float64)[0])
+            raise ValueError(
+                f"activation {act.label!r}: {label} returns non-finite values ({sample!r}) for "
+                f"pre-activations u in {_intervals(probe, bad)}, inside the integration range "
+                f"|u| <= {reach:.4g} of {what} at q={qmax:.6g}; an activation must be finite on the real line"
+            )
+    with np.errstate(all="ignore"):
+        top = float(np.max(np.abs(np.asarray(act.fn(probe), dtype=np.float64))))
+    if np.isnan(value).any() and top * top < 1e300:
+        raise ValueError(
+            f"activation {act.label!r}: {what} is NaN at q={qmax:.6g}; the activation or its derivative "
+            f"returns NaN somewhere in |u| <= {reach:.4g}"
+        )
+    if overflow == "inf":
+        return np.where(np.isnan(value), np.inf, value)
+    raise ValueError(
+        f"overflow: {what} of activation {act.label!r} exceeds the float64 range at q={qmax:.6g}"
+    )
+
+
+def mean(act: Activation, q, *, order: int = DEFAULT_ORDER_1D, overflow: str = "raise") -> np.ndarray:
+    r""":math:`\mathbb E[\phi(\sqrt q Z)]` (it sets :math:`f(0)`, the correlation map at c = 0)."""
+    f = act.fn
+    return check_result(act, gauss_1d(f, q, order=order), "E[phi(u)]", q, overflow=overflow)
+
+
+def moment2(
+    act: Activation, q, *, method: str = "auto", order: int = DEFAULT_ORDER_1D, overflow: str = "raise"
+) -> np.ndarray:
     r""":math:`\mathbb E[\phi(\sqrt q Z)^2]`."""
     if _use_closed(act, method):
-        return np.asarray(act.closed_forms.moment2(q), dtype=np.float64)
-    f = act.fn
-    return gauss_1d(lambda u: f(u) ** 2, q, order=order)
+        with np.errstate(over="ignore"):
+            out = np.asarray(act.closed_forms.moment2(q), dtype=np.float64)
+    else:
+        f = act.fn
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = gauss_1d(lambda u: f(u) ** 2, q, order=order)
+    return check_result(act, out, "E[phi(u)^2]", q, overflow=overflow)
 
 
-def deriv_moment2(act: Activation, q, *, method: str = "auto", order: int = DEFAULT_ORDER_1D) -> np.ndarray:
+def deriv_moment2(
+    act: Activation, q, *, method: str = "auto", order: int = DEFAULT_ORDER_1D, overflow: str = "raise"
+) -> np.ndarray:
     r""":math:`\mathbb E[\phi'(\sqrt q Z)^2]`."""
     if _use_closed(act, method):
-        return np.asarray(act.closed_forms.deriv_moment2(q), dtype=np.float64)
-    d = act.derivative
-    return gauss_1d(lambda u: d(u) ** 2, q, order=order)
+        out = np.asarray(act.closed_forms.deriv_moment2(q), dtype=np.float64)
+    else:
+        d = act.derivative
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = gauss_1d(lambda u: d(u) ** 2, q, order=order)
+    return check_result(act, out, "E[phi'(u)^2]", q, overflow=overflow)
 
 
-def dq_moment2(act: Activation, q, *, method: str = "auto", order: int = DEFAULT_ORDER_1D) -> np.ndarray:
+def dq_moment2(
+    act: Activation, q, *, method: str = "auto", order: int = DEFAULT_ORDER_1D, overflow: str = "raise"
+) -> np.ndarray:
     r""":math:`\frac{d}{dq}\mathbb E[\phi(\sqrt q Z)^2] = \mathbb E[u\phi(u)\phi'(u)]/q`."""
     if _use_closed(act, method):
-        return np.asarray(act.closed_forms.dq_moment2(q), dtype=np.float64)
-    q = np.maximum(np.asarray(q, dtype=np.float64), _Q_FLOOR)
-    f, d = act.fn, act.derivative
-    return gauss_1d(lambda u: u * f(u) * d(u), q, order=order) / q
+        out = np.asarray(act.closed_forms.dq_moment2(q), dtype=np.float64)
+    else:
+        qf = np.maximum(np.asarray(q, dtype=np.float64), _Q_FLOOR)
+        f, d = act.fn, act.derivative
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = gauss_1d(lambda u: u * f(u) * d(u), qf, order=order) / qf
+    return check_result(act, out, "d/dq E[phi(u)^2]", q, overflow=overflow)
 
 
 def _correlation(q1, q2, q12):
@@ -94,8 +183,11 @@ def kernel(
     r""":math:`\mathbb E[\phi(u_1)\phi(u_2)]`, :math:`\operatorname{Cov}(u) = [[q_1, q_{12}], [q_{12}, q_2]]`."""
     q1, q2, c = _correlation(q1, q2, q12)
     if _use_closed(act, method):
-        return np.asarray(act.closed_forms.kernel(q1, q2, c), dtype=np.float64)
-    return gauss_2d(act.fn, act.fn, q1, q2, c, order=order)
+        out = np.asarray(act.closed_forms.kernel(q1, q2, c), dtype=np.float64)
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = gauss_2d(act.fn, act.fn, q1, q2, c, order=order)
+    return check_result(act, out, "E[phi(u1) phi(u2)]", np.maximum(q1, q2))
 
 
 def deriv_kernel(
@@ -104,30 +196,40 @@ def deriv_kernel(
     r""":math:`\mathbb E[\phi'(u_1)\phi'(u_2)]`."""
     q1, q2, c = _correlation(q1, q2, q12)
     if _use_closed(act, method):
-        return np.asarray(act.closed_forms.deriv_kernel(q1, q2, c), dtype=np.float64)
-    return gauss_2d(act.derivative, act.derivative, q1, q2, c, order=order)
+        out = np.asarray(act.closed_forms.deriv_kernel(q1, q2, c), dtype=np.float64)
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = gauss_2d(act.derivative, act.derivative, q1, q2, c, order=order)
+    return check_result(act, out, "E[phi'(u1) phi'(u2)]", np.maximum(q1, q2))
 
 
 def half_sq_diff(
-    act: Activation, q, c, *, method: str = "auto", order: tuple[int, int] = DEFAULT_ORDER_2D
+    act: Activation,
+    q,
+    c=None,
+    *,
+    theta=None,
+    method: str = "auto",
+    order: tuple[int, int] = DEFAULT_ORDER_2D,
 ) -> np.ndarray:
     r""":math:`\tfrac12\mathbb E[(\phi(u_1) - \phi(u_2))^2]` for equal variances q and correlation c.
 
     Equals :math:`M_2(q) - K(q, q, c)`, but is integrated (or written in closed form)
     directly, so that it keeps full relative accuracy as :math:`c\to 1`, where both
-    terms approach each other; it vanishes exactly at c = 1.
+    terms approach each other; it vanishes exactly at c = 1.  Give ``theta`` (the
+    angle, :math:`c = \cos\theta`) instead of ``c`` when it is known exactly: near c = 1
+    a rounded c carries a relative error :math:`\epsilon/(1-c)` in :math:`1 - c`.
     """
     q = np.asarray(q, dtype=np.float64)
-    c = np.asarray(c, dtype=np.float64)
+    if c is None and theta is None:
+        raise ValueError("half_sq_diff needs c or theta")
     if _use_closed(act, method):
-        return np.asarray(act.closed_forms.half_sq_diff(q, c), dtype=np.float64)
-    f = act.fn
-
-    def h(u1, u2):
-        d = f(u1) - f(u2)
-        return 0.5 * d * d
-
-    return gauss_2d_fn(h, q, q, c, order=order)
+        cc = None if c is None else np.asarray(c, dtype=np.float64)
+        out = np.asarray(act.closed_forms.half_sq_diff(q, cc, theta), dtype=np.float64)
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = gauss_2d_sqdiff(act.fn, act.derivative, q, c, theta=theta, order=order)
+    return check_result(act, out, "E[(phi(u1) - phi(u2))^2] / 2", q)
 
 
 @dataclass(frozen=True)
@@ -161,14 +263,14 @@ class Numerics:
         if not (0 < self.xrtol < 1e-2):
             raise ValueError(f"xrtol must lie in (0, 1e-2), got xrtol={self.xrtol!r}")
 
-    def moment2(self, act, q):
-        return moment2(act, q, method=self.method, order=self.order_1d)
+    def moment2(self, act, q, **kw):
+        return moment2(act, q, method=self.method, order=self.order_1d, **kw)
 
-    def deriv_moment2(self, act, q):
-        return deriv_moment2(act, q, method=self.method, order=self.order_1d)
+    def deriv_moment2(self, act, q, **kw):
+        return deriv_moment2(act, q, method=self.method, order=self.order_1d, **kw)
 
-    def dq_moment2(self, act, q):
-        return dq_moment2(act, q, method=self.method, order=self.order_1d)
+    def dq_moment2(self, act, q, **kw):
+        return dq_moment2(act, q, method=self.method, order=self.order_1d, **kw)
 
     def kernel(self, act, q1, q2, q12):
         return kernel(act, q1, q2, q12, method=self.method, order=self.order_2d)
@@ -176,8 +278,11 @@ class Numerics:
     def deriv_kernel(self, act, q1, q2, q12):
         return deriv_kernel(act, q1, q2, q12, method=self.method, order=self.order_2d)
 
-    def half_sq_diff(self, act, q, c):
-        return half_sq_diff(act, q, c, method=self.method, order=self.order_2d)
+    def half_sq_diff(self, act, q, c=None, *, theta=None):
+        return half_sq_diff(act, q, c, theta=theta, method=self.method, order=self.order_2d)
+
+    def mean(self, act, q, **kw):
+        return mean(act, q, order=self.order_1d, **kw)
 
 
 DEFAULT_NUMERICS = Numerics()

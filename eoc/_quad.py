@@ -20,7 +20,8 @@ algebraically.  We therefore
 2. integrate each half-line with Gauss-Legendre in the variable :math:`\tau` of the
    **sinh map** :math:`z = s\sinh\tau`, :math:`\tau\in[0, \operatorname{asinh}(Z_{\max}/s)]`,
    whose node spacing is ~s near zero and grows like z far out.  With
-   :math:`s = \min(1, 1/\sqrt q)` the map resolves both the activation's own scale and
+   :math:`s = \min(1, 1/\sqrt q)` (rounded down to a power of :math:`2^{1/8}`, so that many
+   q share a rule) the map resolves both the activation's own scale and
    the Gaussian's, uniformly in q (64 nodes give ~1e-15 relative error for q from
    1e-3 to 1e3 on tanh; ``tests/test_quad.py``);
 3. in two dimensions use **polar coordinates** :math:`(z_1, z_2) = r(\cos\theta, \sin\theta)`
@@ -54,6 +55,7 @@ __all__ = [
     "gauss_1d",
     "gauss_2d",
     "gauss_2d_fn",
+    "gauss_2d_sqdiff",
 ]
 
 #: Gauss-Legendre nodes per half-line in :func:`gauss_1d`: ~1e-15 relative for tanh up to
@@ -128,6 +130,12 @@ def sinh_rule(n: int, scale, length) -> tuple[np.ndarray, np.ndarray]:
     return scale * np.sinh(tau), (0.5 * w * top) * scale * np.cosh(tau)
 
 
+def _rule_scale(sq: np.ndarray) -> np.ndarray:
+    """min(1, 1/sqrt(q)), rounded down to a power of 2^(1/8) (rules then repeat across q)."""
+    s = np.minimum(1.0, 1.0 / np.maximum(sq, 1e-300))
+    return np.exp2(np.floor(8.0 * np.log2(s)) / 8.0)
+
+
 def gauss_1d(g: ArrayFn, q, *, order: int = DEFAULT_ORDER_1D) -> np.ndarray:
     r"""Compute :math:`\mathbb E[g(\sqrt q\,Z)]` for :math:`Z\sim\mathcal N(0,1)`.
 
@@ -148,10 +156,18 @@ def gauss_1d(g: ArrayFn, q, *, order: int = DEFAULT_ORDER_1D) -> np.ndarray:
     """
     q = np.asarray(q, dtype=np.float64)
     sq = np.sqrt(q)
-    z, w = sinh_rule(order, np.minimum(1.0, 1.0 / np.maximum(sq, 1e-300)), Z_MAX)
+    scale = _rule_scale(sq)
+    if scale.size > 64:  # many q share a few scales: build each rule (and its weights) once
+        uniq, inv = np.unique(scale, return_inverse=True)
+        zu, wu = sinh_rule(order, uniq, Z_MAX)
+        wu = wu * np.exp(-0.5 * zu * zu) * _INV_SQRT_2PI
+        inv = inv.reshape(scale.shape)
+        z, wd = zu[inv], wu[inv]
+    else:
+        z, w = sinh_rule(order, scale, Z_MAX)
+        wd = w * np.exp(-0.5 * z * z) * _INV_SQRT_2PI
     u = sq[..., None] * z
-    dens = np.exp(-0.5 * z * z) * _INV_SQRT_2PI
-    return np.sum(w * dens * (g(u) + g(-u)), axis=-1)
+    return np.sum(wd * (g(u) + g(-u)), axis=-1)
 
 
 def _angular_rule(theta_c: np.ndarray, scale: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -178,21 +194,99 @@ def _angular_rule(theta_c: np.ndarray, scale: np.ndarray, n: int) -> tuple[np.nd
     return theta.reshape(shape), weight.reshape(shape)
 
 
-def _gauss_2d_block(h, q1, q2, c, n_theta, n_r):
+def _theta_of(c, theta):
+    """Angle between the two Gaussian directions: ``theta`` if given, else arccos(c) (accurate near c = 1)."""
+    if theta is not None:
+        return np.clip(np.asarray(theta, dtype=np.float64), 0.0, np.pi)
+    c = np.clip(np.asarray(c, dtype=np.float64), -1.0, 1.0)
+    # arccos loses relative accuracy as c -> 1; 2 asin(sqrt((1 - c)/2)) does not (1 - c is exact there).
+    return np.where(c > 0.5, 2.0 * np.arcsin(np.sqrt(0.5 * (1.0 - c))), np.arccos(c))
+
+
+def _polar_nodes(q1, q2, theta_c, n_theta, n_r):
+    """Nodes (u1, u2), the combined weights, and the polar pieces, for one block of parameters."""
     s1, s2 = np.sqrt(q1), np.sqrt(q2)
-    theta_c = np.arccos(np.clip(c, -1.0, 1.0))
     smax = np.maximum(np.maximum(s1, s2), 1e-300)
     scale = np.minimum(1.0, 1.0 / smax)
     theta, w_theta = _angular_rule(theta_c, scale, n_theta)  # (..., A)
     r, w_r = sinh_rule(n_r, scale, Z_MAX)  # (..., R)
+    radial_w = w_r * r * np.exp(-0.5 * r * r)
     r = r[..., None, :]
-    radial_w = (w_r * r[..., 0, :] * np.exp(-0.5 * r[..., 0, :] ** 2))[..., None, :]
     th = theta[..., :, None]
     u1 = s1[..., None, None] * r * np.cos(th)
     u2 = s2[..., None, None] * r * np.cos(th - theta_c[..., None, None])
-    vals = h(u1, u2)
-    inner = np.sum(vals * radial_w, axis=-1)
-    return np.sum(inner * w_theta, axis=-1) / (2.0 * np.pi)
+    weight = w_theta[..., :, None] * radial_w[..., None, :] / (2.0 * np.pi)
+    return u1, u2, weight, (s1, r, th)
+
+
+def _gauss_2d_block(h, q1, q2, theta_c, n_theta, n_r):
+    u1, u2, weight, _ = _polar_nodes(q1, q2, theta_c, n_theta, n_r)
+    return np.sum(h(u1, u2) * weight, axis=(-2, -1))
+
+
+#: Below this |u1 - u2| the difference phi(u1) - phi(u2) is integrated from phi' (no cancellation).
+_DIFF_SMALL = 0.05
+_DIFF_ORDER = 6  # Gauss-Legendre nodes on the segment: error ~ (0.05 / radius)^12
+_NEAR_ANGLE = 0.25  # above this angle between u1 and u2 no node needs the segment rule
+
+
+def _segment_integral(dphi, start, length):
+    r""":math:`\int_0^1 \phi'(start + t\,length)\,dt` by Gauss-Legendre (for short segments)."""
+    x, w = _legendre(_DIFF_ORDER)
+    t = 0.5 * (x + 1.0)
+    vals = dphi(start[..., None] + t * length[..., None])
+    return np.sum(0.5 * w * vals, axis=-1)
+
+
+def _accurate_difference(phi, dphi, u1, u2, delta, near):
+    r""":math:`\phi(u_1) - \phi(u_2)` with full relative accuracy when ``delta = u1 - u2`` is small.
+
+    Short segments (where ``near``) that do not cross the kink at 0 use the mean value
+    of phi' along them; segments that cross it are split at 0.  Long segments subtract
+    directly, which loses nothing there; so do all nodes of a pair whose angle is not
+    small (``near`` False), where the short segments carry a negligible part of the
+    integral.
+    """
+    d = phi(u1) - phi(u2)
+    small = (np.abs(delta) <= _DIFF_SMALL) & near
+    if not small.any():
+        return d
+    a, b, dl = u1[small], u2[small], delta[small]
+    cross = (a > 0) != (b > 0)
+    same = ~cross
+    out = np.empty(a.shape)
+    out[same] = dl[same] * _segment_integral(dphi, b[same], dl[same])
+    if cross.any():
+        ac, bc = a[cross], b[cross]
+        out[cross] = ac * _segment_integral(dphi, np.zeros_like(ac), ac) - bc * _segment_integral(
+            dphi, np.zeros_like(bc), bc
+        )
+    d[small] = out
+    return d
+
+
+def _sqdiff_block(phi, dphi, q, theta_c, n_theta, n_r):
+    u1, u2, weight, (s, r, th) = _polar_nodes(q, q, theta_c, n_theta, n_r)
+    # u1 - u2 = s r (cos th - cos(th - theta_c)) = -2 s r sin(th - theta_c/2) sin(theta_c/2), exactly.
+    tc = theta_c[..., None, None]
+    delta = -2.0 * s[..., None, None] * r * np.sin(th - 0.5 * tc) * np.sin(0.5 * tc)
+    near = (theta_c < _NEAR_ANGLE)[..., None, None]
+    d = _accurate_difference(phi, dphi, u1, u2, delta, near)
+    return np.sum(0.5 * d * d * weight, axis=(-2, -1))
+
+
+def _blocked(block, arrays, n_theta, n_r, *extra):
+    """Apply ``block`` to flat parameter arrays in chunks that bound memory."""
+    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in arrays))
+    shape = arrays[0].shape
+    flat = [a.reshape(-1) for a in arrays]
+    size = flat[0].size
+    step = max(1, _BLOCK_NODES // (8 * n_theta * n_r))
+    out = np.empty(size)
+    for start in range(0, size, step):
+        sl = slice(start, start + step)
+        out[sl] = block(*extra, *(f[sl] for f in flat), n_theta, n_r)
+    return out.reshape(shape)
 
 
 def gauss_2d_fn(
@@ -202,6 +296,7 @@ def gauss_2d_fn(
     c,
     *,
     order: tuple[int, int] = DEFAULT_ORDER_2D,
+    theta=None,
 ) -> np.ndarray:
     r"""Compute :math:`\mathbb E[h(u_1, u_2)]` for a centred Gaussian pair.
 
@@ -217,23 +312,39 @@ def gauss_2d_fn(
         Broadcastable; ``q >= 0``, ``-1 <= c <= 1`` (not checked here).
     order : (int, int)
         Angular Gauss-Legendre nodes per half-arc (8 half-arcs) and radial nodes.
+    theta : array_like, optional
+        The angle :math:`\arccos c` itself, given instead of ``c`` (``c`` is then ignored)
+        when it is known more accurately than ``arccos`` of a rounded c.
 
     Returns
     -------
     ndarray
         The broadcast shape of ``q1, q2, c``.
     """
-    q1, q2, c = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (q1, q2, c)))
-    shape = q1.shape
     n_theta, n_r = (int(o) for o in order)
-    flat = [a.reshape(-1) for a in (q1, q2, c)]
-    size = flat[0].size
-    step = max(1, _BLOCK_NODES // (8 * n_theta * n_r))
-    out = np.empty(size)
-    for start in range(0, size, step):
-        sl = slice(start, start + step)
-        out[sl] = _gauss_2d_block(h, flat[0][sl], flat[1][sl], flat[2][sl], n_theta, n_r)
-    return out.reshape(shape)
+    return _blocked(_gauss_2d_block, (q1, q2, _theta_of(c, theta)), n_theta, n_r, h)
+
+
+def gauss_2d_sqdiff(
+    phi: ArrayFn,
+    dphi: ArrayFn,
+    q,
+    c=None,
+    *,
+    theta=None,
+    order: tuple[int, int] = DEFAULT_ORDER_2D,
+) -> np.ndarray:
+    r""":math:`\tfrac12\mathbb E[(\phi(u_1) - \phi(u_2))^2]`, equal variances q, correlation :math:`c = \cos\theta`.
+
+    The difference :math:`\phi(u_1) - \phi(u_2)` is computed from :math:`\phi'` along the
+    segment :math:`[u_2, u_1]` where that segment is short, and :math:`u_1 - u_2` from the
+    exact identity :math:`u_1 - u_2 = -2\sqrt q\,r\sin(\vartheta - \theta/2)\sin(\theta/2)`,
+    so the result keeps full relative accuracy as :math:`\theta\to 0` (it is
+    :math:`O(\theta^2)`), where subtracting rounded values of phi would lose
+    :math:`\log_{10}(1/\theta)` digits.
+    """
+    n_theta, n_r = (int(o) for o in order)
+    return _blocked(_sqdiff_block, (q, _theta_of(c, theta)), n_theta, n_r, phi, dphi)
 
 
 def gauss_2d(

@@ -1,6 +1,6 @@
 r"""Variance and gradient recursions of residual networks and Stable ResNets.
 
-THEORY.md section 6; Hayou et al. (2021), section 4 (Stable ResNet).  A one-layer
+docs/theory.md §6; Hayou et al. (2021), section 4 (Stable ResNet).  A one-layer
 residual branch with scale :math:`\alpha`:
 
 .. math::
@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._expect import Numerics, resolve_numerics
-from ._maps import parse_params
+from ._maps import moment_array, parse_params, variance_orbit
 from ._validate import check_closed_interval, check_int, check_positive
 
 __all__ = ["resolve_alpha", "resnet_variances", "resnet_gradient_variances", "resnet_correlations"]
@@ -44,6 +44,20 @@ def resolve_alpha(alpha, depth: int) -> float:
     if a.ndim != 0:
         raise ValueError(f"alpha must be a scalar, got alpha={alpha!r}")
     return float(a)
+
+
+def _scalars(act, sigma_w, sigma_b):
+    act, sw, sb = parse_params(act, sigma_w, sigma_b)
+    for name, v, given in (("sigma_w", sw, sigma_w), ("sigma_b", sb, sigma_b)):
+        if v.ndim:
+            raise ValueError(f"{name} must be a scalar for a residual network, got {name}={given!r}")
+    return act, float(sw), float(sb)
+
+
+def _advice(alpha) -> str:
+    if isinstance(alpha, str) and alpha == "stable":
+        return ""
+    return "; a standard ResNet's variance grows geometrically with depth: use alpha='stable' (1/sqrt(L)) or fewer layers"
 
 
 def resnet_variances(
@@ -65,17 +79,23 @@ def resnet_variances(
     Returns
     -------
     ndarray, shape (depth + 1,)
+
+    Raises
+    ------
+    ValueError
+        "overflow" naming the layer where the variance leaves the float64 range (a
+        standard ReLU ResNet with sigma_w = sqrt 2 does at about L = 1020).
     """
     depth = check_int(depth, "depth", minimum=1)
-    act, sw, sb = parse_params(act, sigma_w, sigma_b)
+    act, sw, sb = _scalars(act, sigma_w, sigma_b)
     a = resolve_alpha(alpha, depth)
     q = float(check_positive(q0, "q0"))
     num = resolve_numerics(numerics)
-    out = np.empty(depth + 1)
-    out[0] = q
-    for l in range(1, depth + 1):
-        out[l] = out[l - 1] + a * a * (sb**2 + sw**2 * num.moment2(act, out[l - 1]))
-    return out
+    try:
+        return variance_orbit(act, num, q, np.full(depth, a * a * sw * sw), a * a * sb * sb, residual=True,
+                              what="the ResNet variance")
+    except ValueError as exc:
+        raise ValueError(f"{exc}{_advice(alpha)}") from None
 
 
 def resnet_gradient_variances(
@@ -98,16 +118,29 @@ def resnet_gradient_variances(
     Returns
     -------
     ndarray, shape (depth + 1,)
+
+    Raises
+    ------
+    ValueError
+        "overflow" where the forward or the gradient variance leaves the float64 range.
     """
+    g_out = float(check_positive(grad_out, "grad_out"))
     q = resnet_variances(depth, act, sigma_w, sigma_b, alpha, q0, numerics=numerics)
-    act, sw, _ = parse_params(act, sigma_w, sigma_b)
+    act, sw, _ = _scalars(act, sigma_w, sigma_b)
     a = resolve_alpha(alpha, len(q) - 1)
     num = resolve_numerics(numerics)
-    factor = 1.0 + a * a * sw**2 * num.deriv_moment2(act, q[:-1])
-    out = np.empty_like(q)
-    out[-1] = float(check_positive(grad_out, "grad_out"))
-    out[:-1] = out[-1] * np.cumprod(factor[::-1])[::-1]
-    return out
+    log_factor = np.log1p(a * a * sw * sw * moment_array(act, num, q[:-1], "deriv_moment2"))
+    log_out = np.empty_like(q)
+    log_out[-1] = np.log(g_out)
+    log_out[:-1] = log_out[-1] + np.cumsum(log_factor[::-1])[::-1]
+    top = np.log(np.finfo(np.float64).max)
+    if np.any(log_out > top):
+        layer = int(np.flatnonzero(log_out <= top)[0]) if np.any(log_out <= top) else 0
+        raise ValueError(
+            f"overflow: the gradient variance exceeds the float64 range below layer {layer} "
+            f"(log of its value at layer 0: {log_out[0]:.6g}){_advice(alpha)}"
+        )
+    return np.exp(log_out)
 
 
 def resnet_correlations(
@@ -117,20 +150,21 @@ def resnet_correlations(
 
     Both inputs enter with variance ``q0``; :math:`c^l = q^l_{12}/q^l`.  The standard
     ResNet drives :math:`c^l \to 1` (polynomially); the Stable ResNet keeps a
-    non-degenerate limit as L grows.
+    non-degenerate limit as L grows.  The gap :math:`1 - c^l` is iterated directly (no
+    cancellation near 1); each layer costs one 2-D quadrature.
     """
     depth = check_int(depth, "depth", minimum=1)
-    act, sw, sb = parse_params(act, sigma_w, sigma_b)
+    act, sw, sb = _scalars(act, sigma_w, sigma_b)
     a = resolve_alpha(alpha, depth)
     c = float(check_closed_interval(c0, "c0", -1.0, 1.0))
     num = resolve_numerics(numerics)
     q = resnet_variances(depth, act, sigma_w, sigma_b, alpha, q0, numerics=numerics)
-    out = np.empty(depth + 1)
-    out[0] = c
+    gap = np.empty(depth + 1)
+    gap[0] = 1.0 - c
     for l in range(1, depth + 1):
-        qp = q[l - 1]
+        qp, d = q[l - 1], gap[l - 1]
         # q12' = q12 + a^2 (sb^2 + sw^2 K) and q' = q + a^2 F(q):
         # 1 - c' = [(1 - c) q + a^2 sw^2 (M2 - K)] / q'  (M2 - K = half_sq_diff, no cancellation)
-        gap = ((1.0 - out[l - 1]) * qp + a * a * sw**2 * num.half_sq_diff(act, qp, out[l - 1])) / q[l]
-        out[l] = 1.0 - gap
-    return out
+        theta = 2.0 * np.arcsin(np.sqrt(min(0.5 * d, 1.0)))
+        gap[l] = min((d * qp + a * a * sw * sw * float(num.half_sq_diff(act, qp, theta=theta))) / q[l], 2.0)
+    return 1.0 - gap

@@ -55,7 +55,7 @@ def test_bad_input_exits_2_with_message(capsys):
     code, _, err = run(capsys, "eoc", "-a", "relu", "--sigma-b", "0.1")
     assert code == 2 and "no edge of chaos at sigma_b=0.1" in err
     code, _, err = run(capsys, "point", "-a", "tanh", "--sigma-w", "-1")
-    assert code == 2 and "sigma_w=-1.0" in err
+    assert code == 2 and "--sigma-w" in err and "'-1'" in err
 
 
 def test_prune_predict(capsys):
@@ -69,4 +69,4 @@ def test_prune_predict(capsys):
     code, _, err = run(capsys, "prune-predict", "--method", "snip", "--widths", "784,100xq", "--sigma-w", "1")
     assert code == 2 and "100xq" in err
     code, _, err = run(capsys, "prune-predict", "--method", "random", "--widths", "784,100,10", "--sigma-w", "1", "--sparsity", "1.2")
-    assert code == 2 and "sparsity=1.2" in err
+    assert code == 2 and "--sparsity" in err and "'1.2'" in err

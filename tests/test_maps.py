@@ -23,9 +23,16 @@ from strategies import (
 )
 
 
-def _has_fixed_point(act, sw, sb):
+def _has_fixed_point(act, sw, sb, q0=1.0):
+    """Whether the variance iterated from q0 reaches a finite fixed point.
+
+    It depends on q0: GELU and SiLU can have a stable fixed point near 0 and an unstable
+    one above it, beyond which the variance grows without bound (SiLU at sigma_w = 1.625,
+    sigma_b = 0: q0 = 1 goes to 0, q0 = 2 diverges).  Checking q0 = 1 and then using
+    another q0 made the property test below flaky.
+    """
     try:
-        eoc.q_star(act, sw, sb)
+        eoc.q_star(act, sw, sb, q0=q0)
     except ValueError:
         return False
     return True
@@ -80,8 +87,8 @@ def test_finite_difference_slope_converges_at_the_declared_rate(act):
 
 @given(act=activation, sw=sigma_w, sb=sigma_b, q0=floats(0.05, 5.0))
 def test_q_star_is_a_fixed_point_of_the_variance_map(act, sw, sb, q0):
-    """F(q*) = q*, and q* is where the variance iteration goes."""
-    assume(_has_fixed_point(act, sw, sb))
+    """F(q*) = q*, and q* is where the variance iteration from the same q0 goes."""
+    assume(_has_fixed_point(act, sw, sb, q0))
     q = eoc.q_star(act, sw, sb, q0=q0)
     np.testing.assert_allclose(eoc.variance_map(q, act, sw, sb), q, rtol=1e-12, atol=1e-250)
     chi_q = eoc.chi_q(act, sw, sb, q=q)

@@ -1,6 +1,6 @@
 r"""Gaussian initialization of every Linear/Conv layer, and on the edge of chaos.
 
-THEORY.md section 1: :math:`W^l_{ij}\sim\mathcal N(0, \sigma_w^2/v_l)` with
+docs/theory.md §1: :math:`W^l_{ij}\sim\mathcal N(0, \sigma_w^2/v_l)` with
 :math:`v_l` the fan-in, :math:`B^l_i\sim\mathcal N(0, \sigma_b^2)`.
 """
 
@@ -80,22 +80,32 @@ def init_edge_of_chaos_(
     act: str | Activation,
     sigma_b: float = 0.0,
     *,
+    q0: float = 1.0,
     generator: torch.Generator | None = None,
 ) -> nn.Module:
-    r""":func:`init_` with :math:`\sigma_w` = :func:`eoc.edge_of_chaos` ``(act, sigma_b)``.
+    r""":func:`init_` with :math:`\sigma_w` = :func:`eoc.edge_of_chaos` ``(act, sigma_b, q0=q0)``.
 
     The choice is recorded as ``model.eoc_init = {"act": label, "sigma_w": ...,
-    "sigma_b": ...}``.  For tanh at sigma_b = 0.2, sigma_w = 1.3041458...; ReLU has
-    an EOC only at sigma_b = 0 (sigma_w = sqrt 2) and raises ValueError otherwise.
+    "sigma_b": ...}``.  For tanh at sigma_b = 0.2, sigma_w = 1.3041458....
+
+    Raises
+    ------
+    ValueError
+        Where ``act`` has no valid edge of chaos at ``sigma_b`` (docs/theory.md §2):
+        ReLU has one only at sigma_b = 0 (sigma_w = sqrt 2); GELU and SiLU with small
+        sigma_b reach chi_1 = 1 only at an *unstable* variance fixed point, so a network
+        initialized there would not stay at it (GELU at sigma_b = 0.1: the variance
+        grows without bound).  The model is left untouched.
 
     Notes
     -----
     The EOC is a property of the infinite-width FFNN with that activation
-    (THEORY.md section 2); for ResNets and BatchNorm networks it is the customary
+    (docs/theory.md §2); for ResNets and BatchNorm networks it is the customary
     choice of the weight scale, not a statement about their phase.
     """
     sigma_b = _scalar(sigma_b, "sigma_b", check_nonnegative)
-    sigma_w = float(edge_of_chaos(act, sigma_b))
+    q0 = _scalar(q0, "q0", check_positive)
+    sigma_w = float(edge_of_chaos(act, sigma_b, q0=q0))  # refuses unstable EOC points
     init_(model, act, sigma_w, sigma_b, generator=generator)
     model.eoc_init = {"act": get_activation(act).label, "sigma_w": sigma_w, "sigma_b": sigma_b}
     return model

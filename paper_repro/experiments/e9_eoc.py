@@ -83,36 +83,34 @@ def _eoc_curves(cfg: Config, ctx) -> list[dict]:
     ax = ax[0, 0]
     rows = []
     for name in cfg.activations:
+        # Every chi_1 = 1 point, valid or not: points whose fixed point is unstable (GELU and
+        # SiLU at small sigma_b, docs/theory.md §2) are no EOC and are drawn dotted, apart.
         try:
-            curve = eoc.eoc_curve(name, sigma_b=sb)
+            curve = eoc.eoc_curve(name, sigma_b=sb, missing="keep")
         except ValueError:
-            # Some activations have no EOC beyond some sigma_b: keep the part that exists.
-            ok = []
-            for b in sb:
-                try:
-                    eoc.edge_of_chaos(name, b)
-                    ok.append(b)
-                except ValueError:
-                    break
-            if not ok:
-                continue
-            curve = eoc.eoc_curve(name, sigma_b=np.array(ok))
-        ax.plot(curve.sigma_b, curve.sigma_w, label=name)
+            continue
+        valid = np.asarray(curve.valid)
+        (line,) = ax.plot(np.where(valid, curve.sigma_b, np.nan), np.where(valid, curve.sigma_w, np.nan), label=name)
+        if not valid.all():
+            ax.plot(
+                np.where(valid, np.nan, curve.sigma_b), np.where(valid, np.nan, curve.sigma_w),
+                ls=":", lw=1.0, color=line.get_color(), label=f"{name}: unstable fixed point (no EOC)",
+            )
         rows += [
-            {"activation": name, "sigma_b": float(b), "sigma_w": float(w), "q_star": float(q)}
-            for b, w, q in zip(curve.sigma_b, curve.sigma_w, curve.q_star)
+            {"activation": name, "sigma_b": float(b), "sigma_w": float(w), "q_star": float(q), "chi_q": float(cq), "valid": bool(v)}
+            for b, w, q, cq, v in zip(curve.sigma_b, curve.sigma_w, curve.q_star, curve.chi_q, valid)
         ]
     for name, marker in (("relu", "o"), ("leaky_relu", "s")):
         w = float(eoc.edge_of_chaos(name, 0.0))
         ax.plot([0.0], [w], marker=marker, ls="none", color="k", label=f"{name} (single point)")
-        rows.append({"activation": name, "sigma_b": 0.0, "sigma_w": w, "q_star": float("nan")})
+        rows.append({"activation": name, "sigma_b": 0.0, "sigma_w": w, "q_star": float("nan"), "chi_q": 1.0, "valid": True})
     ax.set_yscale("log")
     ax.set_xlabel(r"$\sigma_b$")
     ax.set_ylabel(r"$\sigma_w$ on the EOC")
     ax.set_title("Edge-of-chaos curves")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     ctx.figure(fig, "eoc_curves", "EOC sigma_w against sigma_b for several activations")
-    ctx.csv(rows, "eoc_curves", "EOC points (activation, sigma_b, sigma_w, q*)")
+    ctx.csv(rows, "eoc_curves", "chi_1 = 1 points (activation, sigma_b, sigma_w, q*, chi_q, valid: q* stable and reached)")
     return rows
 
 
