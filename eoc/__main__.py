@@ -315,9 +315,9 @@ def _prune_predict(p: argparse.ArgumentParser):
 
 @command("derive", "sympy derivations of closed forms, printed as LaTeX")
 def _derive(p: argparse.ArgumentParser):
-    from .symbolic import topics
-
-    p.add_argument("topic", help=f"one of: {', '.join(topics())}")
+    # The topics live in eoc.symbolic, which imports sympy (seconds): not at parser build time.
+    p.add_argument("topic", help="a topic of eoc.symbolic, e.g. relu, leaky_relu, linear, mbp, resnet; "
+                   "an unknown one lists them all")
     p.add_argument("--json", action="store_true", help="print JSON (name, description, latex) instead")
 
     def run(ns):

@@ -169,6 +169,19 @@ def _one_sided_derivative(fn: ArrayFn, step: float) -> ArrayFn:
     return derivative
 
 
+def _real(value, name: str, activation: str, *, low: float | None = None, strict: bool = False) -> float:
+    """A finite real parameter of an activation (``> low`` if strict, else ``>= low``)."""
+    bad = isinstance(value, (bool, np.bool_, str, bytes))
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        bad = True
+    if bad or not math.isfinite(v) or (low is not None and (v <= low if strict else v < low)):
+        cond = "a finite number" if low is None else f"a finite number {'>' if strict else '>='} {low:g}"
+        raise ValueError(f"{activation} needs {name} to be {cond}, got {name}={value!r}")
+    return v
+
+
 # ---------------------------------------------------------------- leaky ReLU family
 
 # A(s) = arcsin(s) - s sqrt(1 - s^2) = int_0^s 2 t^2 / sqrt(1 - t^2) dt, by its series
@@ -240,9 +253,7 @@ def _leaky_closed_forms(a: float) -> ClosedForms:
 
 
 def _leaky_relu(negative_slope: float = 0.01, *, name: str = "leaky_relu") -> Activation:
-    a = float(negative_slope)
-    if not math.isfinite(a):
-        raise ValueError(f"negative_slope must be finite, got negative_slope={negative_slope!r}")
+    a = _real(negative_slope, "negative_slope", name)
 
     def fn(x):
         return np.where(x > 0, x, a * x)
@@ -269,8 +280,11 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 def _erf() -> Activation:
     def moment2(q):
+        # (2/pi) arcsin(2q/(1+2q)) = 1 - (4/pi) arcsin(1/sqrt(2 + 4q)): no loss as 2q/(1+2q) -> 1.
         q = np.asarray(q, dtype=np.float64)
-        return (2.0 / np.pi) * np.arcsin(2.0 * q / (1.0 + 2.0 * q))
+        with np.errstate(divide="ignore"):
+            large = 1.0 - (4.0 / np.pi) * np.arcsin(1.0 / np.sqrt(2.0 + 4.0 * q))
+        return np.where(q < 1.0, (2.0 / np.pi) * np.arcsin(2.0 * q / (1.0 + 2.0 * q)), large)
 
     def deriv_moment2(q):
         q = np.asarray(q, dtype=np.float64)
@@ -331,9 +345,7 @@ def _sigmoid() -> Activation:
 
 
 def _softplus(beta: float = 1.0) -> Activation:
-    b = float(beta)
-    if not (b > 0 and math.isfinite(b)):
-        raise ValueError(f"softplus needs beta > 0, got beta={beta!r}")
+    b = _real(beta, "beta", "softplus", low=0.0, strict=True)
 
     def fn(x):
         return np.logaddexp(0.0, b * x) / b
@@ -355,9 +367,7 @@ def _elu_pair(alpha: float, scale: float):
 
 
 def _elu(alpha: float = 1.0) -> Activation:
-    a = float(alpha)
-    if not (a >= 0 and math.isfinite(a)):
-        raise ValueError(f"elu needs alpha >= 0, got alpha={alpha!r}")
+    a = _real(alpha, "alpha", "elu", low=0.0)
     fn, derivative = _elu_pair(a, 1.0)
     return Activation("elu", fn, derivative, (("alpha", a),))
 
@@ -397,9 +407,7 @@ def _gelu(approximate: str = "none") -> Activation:
 
 
 def _silu(beta: float = 1.0) -> Activation:
-    b = float(beta)
-    if not (b > 0 and math.isfinite(b)):
-        raise ValueError(f"silu needs beta > 0, got beta={beta!r}")
+    b = _real(beta, "beta", "silu", low=0.0, strict=True)
 
     def fn(x):
         return x * special.expit(b * x)

@@ -256,12 +256,20 @@ class Numerics:
     def __post_init__(self):
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got method={self.method!r}")
-        if int(self.order_1d) < 2:
-            raise ValueError(f"order_1d must be >= 2, got order_1d={self.order_1d!r}")
-        if len(self.order_2d) != 2 or min(int(o) for o in self.order_2d) < 2:
-            raise ValueError(f"order_2d must be two integers >= 2, got order_2d={self.order_2d!r}")
-        if not (0 < self.xrtol < 1e-2):
-            raise ValueError(f"xrtol must lie in (0, 1e-2), got xrtol={self.xrtol!r}")
+        o1 = self.order_1d
+        if isinstance(o1, (bool, np.bool_)) or not isinstance(o1, (int, np.integer)) or o1 < 2:
+            raise ValueError(f"order_1d must be an integer >= 2, got order_1d={o1!r}")
+        o2 = self.order_2d
+        ok = isinstance(o2, (tuple, list)) and len(o2) == 2 and all(
+            isinstance(o, (int, np.integer)) and not isinstance(o, (bool, np.bool_)) and o >= 2 for o in o2
+        )
+        if not ok:
+            raise ValueError(f"order_2d must be two integers >= 2, got order_2d={o2!r}")
+        object.__setattr__(self, "order_1d", int(o1))
+        object.__setattr__(self, "order_2d", (int(o2[0]), int(o2[1])))
+        x = self.xrtol
+        if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.floating)) or not (0 < x < 1e-2):
+            raise ValueError(f"xrtol must lie in (0, 1e-2), got xrtol={x!r}")
 
     def moment2(self, act, q, **kw):
         return moment2(act, q, method=self.method, order=self.order_1d, **kw)

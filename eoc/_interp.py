@@ -295,6 +295,10 @@ class OctaveTable:
             out[pos] = res
         return out
 
+    def __len__(self) -> int:
+        """Octaves built so far."""
+        return len(self._rev)
+
     def at_zero(self) -> float:
         if self._zero is None:
             self._zero = float(np.asarray(self.fun(np.zeros(1)), dtype=np.float64)[0])

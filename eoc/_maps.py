@@ -149,8 +149,12 @@ def moment_function(act: Activation, num: Numerics, quantity: str = "moment2"):
     if act.homogeneous and quantity == "deriv_moment2":
         d2 = float(num.deriv_moment2(act, 1.0))
         return lambda q: d2
+    return _table(act, num, quantity).scalar()
+
+
+def _table(act: Activation, num: Numerics, quantity: str):
     fun = getattr(num, quantity)
-    return octave_table((act, num, quantity), lambda q: fun(act, q, overflow="inf")).scalar()
+    return octave_table((act, num, quantity), lambda q: fun(act, q, overflow="inf"))
 
 
 def moment_array(act: Activation, num: Numerics, q: np.ndarray, quantity: str = "moment2") -> np.ndarray:
@@ -158,8 +162,7 @@ def moment_array(act: Activation, num: Numerics, q: np.ndarray, quantity: str = 
     q = np.asarray(q, dtype=np.float64)
     if q.size <= 4 * DIRECT_DEPTH or act.homogeneous:
         return getattr(num, quantity)(act, q)
-    fun = getattr(num, quantity)
-    return octave_table((act, num, quantity), lambda x: fun(act, x, overflow="inf"))(q)
+    return _table(act, num, quantity)(q)
 
 
 def variance_orbit(
@@ -195,15 +198,10 @@ def variance_orbit(
     out[0] = q0
     r = 1.0 if residual else 0.0
     if n <= DIRECT_DEPTH:
-        q = float(q0)
-        for l in range(n):
-            m = float(num.moment2(act, q, overflow="inf"))
-            q = r * q + b[l] + a[l] * m
-            if not math.isfinite(q):
-                raise _orbit_overflow(what, l + 1, out[l])
-            out[l + 1] = q
-        return out
+        return variance_orbit_direct(act, num, q0, a, b, r, what)
     m2 = moment_function(act, num)
+    table = None if act.homogeneous else _table(act, num, "moment2")
+    built = len(table) if table is not None else 0
     constant = bool(np.all(a == a[0]) and np.all(b == b[0]))
     al, bl = a.tolist(), b.tolist()
     q = float(q0)
@@ -216,6 +214,24 @@ def variance_orbit(
             out[l + 2 :] = nq
             break
         q = nq
+        # An orbit that enters a new octave at most layers (a variance doubling per layer)
+        # gains nothing from the table: finish it with the quadrature.
+        if table is not None and l >= 64 and len(table) - built > (l + 1) // 2:
+            out[l + 1 :] = variance_orbit_direct(act, num, q, a[l + 1 :], b[l + 1 :], r, what, l + 1)
+            break
+    return out
+
+
+def variance_orbit_direct(act, num, q0, a, b, r, what, first_layer=0) -> np.ndarray:
+    """The orbit of :func:`variance_orbit` by quadrature at every layer (``out[0] = q0``)."""
+    out = np.empty(len(a) + 1)
+    out[0] = q = float(q0)
+    for l in range(len(a)):
+        m = float(num.moment2(act, q, overflow="inf"))
+        q = r * q + b[l] + a[l] * m
+        if not math.isfinite(q):
+            raise _orbit_overflow(what, first_layer + l + 1, out[l])
+        out[l + 1] = q
     return out
 
 
@@ -259,14 +275,14 @@ def variance_iterates(q0, depth: int, act, sigma_w, sigma_b, *, numerics: Numeri
             if not np.all(np.isfinite(nxt)):
                 i = int(np.flatnonzero(~np.isfinite(nxt))[0])
                 raise _orbit_overflow(
-                    f"the variance (sigma_w={flat[1][i]!r}, sigma_b={flat[2][i]!r})", l + 1, out[-1][i]
+                    f"the variance (sigma_w={float(flat[1][i])!r}, sigma_b={float(flat[2][i])!r})", l + 1, out[-1][i]
                 )
             out.append(nxt)
         res = np.stack(out)
     else:
         res = np.empty((depth + 1, n))
         for i in range(n):
-            what = f"the variance (sigma_w={flat[1][i]!r}, sigma_b={flat[2][i]!r})"
+            what = f"the variance (sigma_w={float(flat[1][i])!r}, sigma_b={float(flat[2][i])!r})"
             res[:, i] = variance_orbit(act, num, flat[0][i], np.full(depth, flat[1][i] ** 2), flat[2][i] ** 2, what=what)
     return res.reshape((depth + 1,) + shape)
 
@@ -504,10 +520,7 @@ def _q_star_general(act, q0, sw, sb, num):
         )
     # Where F was not monotone on the way the first fixed point need not be the limit, and
     # where F decreases at it the iterates oscillate around it: follow the orbit itself.
-    ok = np.flatnonzero(np.isfinite(out) & (out > 0) & ~nonmono)
-    if ok.size:
-        cq = sw[ok] ** 2 * num.dq_moment2(act, out[ok], overflow="inf")
-        nonmono[ok[cq < 0]] = True
+    # (F decreasing at the fixed point shows on the rungs around it too.)
     todo = np.flatnonzero(nonmono)
     if todo.size:
         out[todo] = _orbit_limit(act, ex, q0[todo], todo, sw, sb, num)

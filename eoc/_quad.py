@@ -67,6 +67,9 @@ DEFAULT_ORDER_2D = (32, 64)
 #: Truncation of the standard normal: P(|Z| > 10.5) = 8.6e-26 and z^5 phi(z) < 1e-18 beyond.
 Z_MAX = 10.5
 
+#: Width, in units of the pre-activation u, beyond which activations are asymptotic (gauss_1d split).
+SPLIT_U = 40.0
+
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 _BLOCK_NODES = 1 << 22  # node evaluations per block in gauss_2d (bounds memory to ~100 MB)
 
@@ -159,15 +162,44 @@ def gauss_1d(g: ArrayFn, q, *, order: int = DEFAULT_ORDER_1D) -> np.ndarray:
     scale = _rule_scale(sq)
     if scale.size > 64:  # many q share a few scales: build each rule (and its weights) once
         uniq, inv = np.unique(scale, return_inverse=True)
-        zu, wu = sinh_rule(order, uniq, Z_MAX)
-        wu = wu * np.exp(-0.5 * zu * zu) * _INV_SQRT_2PI
+        zu, wu = _half_line_rule(order, uniq)
         inv = inv.reshape(scale.shape)
         z, wd = zu[inv], wu[inv]
     else:
-        z, w = sinh_rule(order, scale, Z_MAX)
-        wd = w * np.exp(-0.5 * z * z) * _INV_SQRT_2PI
+        z, wd = _half_line_rule(order, scale)
     u = sq[..., None] * z
     return np.sum(wd * (g(u) + g(-u)), axis=-1)
+
+
+def _half_line_rule(order: int, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights (Gaussian density included) on [0, Z_MAX] for the given sinh scales.
+
+    Where the activation's own scale is far below the Gaussian's (``scale < 1 / SPLIT_U``,
+    i.e. q > SPLIT_U^2) one sinh map cannot resolve both with ``order`` nodes (the error
+    grew to 1e-9 at q = 1e20): the half-line is split at :math:`z = U s`, beyond which
+    every supported activation is within e^-40 of its asymptote, into a sinh-mapped panel
+    and a plain Gauss-Legendre panel of ``order`` nodes each.
+    """
+    scale = np.asarray(scale, dtype=np.float64)
+    split = scale * SPLIT_U < 1.0
+    if not split.any():
+        z, w = sinh_rule(order, scale, Z_MAX)
+        return z, w * np.exp(-0.5 * z * z) * _INV_SQRT_2PI
+    shape = scale.shape + (2 * order,)
+    z = np.zeros(shape)
+    w = np.zeros(shape)
+    keep = ~split
+    if keep.any():
+        z[keep, :order], w[keep, :order] = sinh_rule(order, scale[keep], Z_MAX)
+    a = SPLIT_U * scale[split]
+    z1, w1 = sinh_rule(order, scale[split], a)
+    x, wl = _legendre(order)
+    half = 0.5 * (Z_MAX - a)[:, None]
+    z2 = a[:, None] + half * (x + 1.0)
+    w2 = half * wl
+    z[split] = np.concatenate([z1, z2], axis=-1)
+    w[split] = np.concatenate([w1, w2], axis=-1)
+    return z, w * np.exp(-0.5 * z * z) * _INV_SQRT_2PI
 
 
 def _angular_rule(theta_c: np.ndarray, scale: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -225,8 +257,8 @@ def _gauss_2d_block(h, q1, q2, theta_c, n_theta, n_r):
 
 
 #: Below this |u1 - u2| the difference phi(u1) - phi(u2) is integrated from phi' (no cancellation).
-_DIFF_SMALL = 0.05
-_DIFF_ORDER = 6  # Gauss-Legendre nodes on the segment: error ~ (0.05 / radius)^12
+_DIFF_SMALL = 0.5
+_DIFF_ORDER = 10  # Gauss-Legendre nodes on the segment: error ~ (0.5 / (2 radius))^20, radius >= pi/2 (tanh)
 _NEAR_ANGLE = 0.25  # above this angle between u1 and u2 no node needs the segment rule
 
 
