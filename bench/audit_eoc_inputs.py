@@ -54,11 +54,16 @@ def _cases(eoc, np):
             lambda r: bool(np.all(np.isfinite(np.asarray(r[0]))) and np.all(np.asarray(r[1]) > 0)))
     for sw in (1e5, 1e10, 1e50, 1e100, 1e150):
         val("root finding", f"q_star tanh sigma_w={sw:g}", lambda sw=sw: eoc.q_star("tanh", sw, 0.0),
-            lambda q, sw=sw: abs(float(q) / sw**2 - 1) < 1e-6)
+            lambda q, sw=sw: abs(float(q) / sw**2 - 1) < 1e-4
+            and abs(float(eoc.variance_map(float(q), "tanh", sw, 0.0)) / float(q) - 1) < 1e-13)
     for act in ("erf", "sigmoid", "elu", "gelu", "silu"):
         for sw in (1.5, 2.5):
-            val("root finding", f"c_star {act} {sw} 0", lambda act=act, sw=sw: eoc.c_star(act, sw, 0.0),
-                lambda c, act=act, sw=sw: abs(float(eoc.correlation_map(float(c), act, sw, 0.0)) - float(c)) < 1e-13)
+            # ELU, GELU, SiLU grow linearly: for large sigma_w there is no q*, hence no c*.
+            cases.append((
+                "root finding", f"c_star {act} {sw} 0", lambda act=act, sw=sw: eoc.c_star(act, sw, 0.0), "value_or_error",
+                (lambda c, act=act, sw=sw: abs(float(eoc.correlation_map(float(c), act, sw, 0.0)) - float(c)) < 1e-13,
+                 ("no finite variance fixed point", f"sigma_w={sw}")),
+            ))
     # 2. One bad point in a vectorized call.
     for bad in (1.6, 2.0, 3.0):
         err("vectorized bad point", f"q_star relu [1, {bad}, 1.2]", lambda bad=bad: eoc.q_star("relu", [1.0, bad, 1.2], 0.1),
@@ -73,7 +78,9 @@ def _cases(eoc, np):
                 q = float(eoc.q_star(act, sw, sb))
             except ValueError:
                 return False
-            return abs(float(eoc.chi_1(act, sw, sb, q=q)) - 1) < 1e-9 and float(eoc.chi_q(act, sw, sb, q=q)) < 1
+            # stable, or the neutral q* = 0 that the variance approaches from above (sigma_b = 0)
+            attracting = float(eoc.chi_q(act, sw, sb, q=q)) < 1 or q == 0.0
+            return abs(float(eoc.chi_1(act, sw, sb, q=q)) - 1) < 1e-9 and attracting
         return check
 
     for act in ("gelu", "silu"):

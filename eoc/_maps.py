@@ -424,6 +424,7 @@ def _walk(ex: _Excess, q0, idx, direction: int):
     brackets: dict[int, tuple] = {}
     ends: dict[int, tuple] = {}
     ratio, ratio_old = F_now / q_now, np.full(n, np.inf)
+    quiet = np.zeros(n, dtype=int)
     active = np.arange(n)
     step = 2.0 if direction > 0 else 0.5
     while active.size:
@@ -439,6 +440,14 @@ def _walk(ex: _Excess, q0, idx, direction: int):
             decided = np.abs(g) > noise
             mono[active] &= ~(direction * (F - F_now[active]) < -noise)
         flipped = decided & (np.sign(g) == -direction)
+        # Downwards, once F(q)/q has settled below 1 (F is linear near 0) or F - q has stayed
+        # at rounding level for 64 rungs, no fixed point lies below: stop the walk there.
+        if direction < 0:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                r_now = F / q
+                linear = decided & (np.abs(r_now - ratio[active]) <= 1e-13 * np.abs(r_now)) & (r_now < 1 - 1e-10)
+            quiet[active] = np.where(decided, 0, quiet[active] + 1)
+            stop = stop | ((linear | (quiet[active] >= 64)) & ~flipped)
         # A sampled local minimum of direction * g may hide a pair of fixed points between rungs.
         with np.errstate(invalid="ignore"):
             dip = (
