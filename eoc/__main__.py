@@ -14,14 +14,13 @@ Examples
 
 Manners (:mod:`eoc._cli`): ``--version``; every error is one line ``error: ...`` naming
 the flag and the value, exit status 2; a closed pipe (``| head``) ends quietly.
-Other modules add subcommands with :func:`command` (list them in
-``_EXTRA_COMMAND_MODULES``; ``python -m eoc prune`` lives in ``eoc._cli_prune``).
+Other modules add subcommands with :func:`command` (``python -m eoc prune`` lives in
+``eoc._cli_prune``).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
 import sys
@@ -33,8 +32,6 @@ from ._cli import CLIError, add_version, run
 
 # name -> (help text, builder); a builder fills its parser and returns the runner.
 _COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], Callable[[argparse.Namespace], object]]]] = {}
-#: Modules (under eoc) that register more subcommands with @command when imported.
-_EXTRA_COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def command(name: str, help_text: str):
@@ -347,8 +344,6 @@ command("prune", _PRUNE_HELP)(_build_prune)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    for mod in _EXTRA_COMMAND_MODULES:
-        importlib.import_module(f"eoc.{mod}")
     parser = _Parser(
         prog="python -m eoc",
         description=(
