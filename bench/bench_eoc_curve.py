@@ -47,7 +47,7 @@ def quad_curve(sigma_b: np.ndarray, tight: bool) -> np.ndarray:
     return out
 
 
-def _time(fn, repeat):
+def _time(fn, repeat=1):
     best, result = np.inf, None
     for _ in range(repeat):
         t0 = time.perf_counter()

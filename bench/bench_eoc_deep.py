@@ -40,8 +40,10 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
 
 import eoc  # noqa: E402
+from bench_eoc_curve import _time  # noqa: E402  (best-of-n wall clock, shared by the eoc benchmarks)
 
 TANH_EOC = (1.3041458400565158, 0.2)
 
@@ -52,15 +54,6 @@ def _load_before(ref: str, tmp: Path):
     shutil.move(str(tmp / "eoc"), str(tmp / "eoc_before"))
     sys.path.insert(0, str(tmp))
     return importlib.import_module("eoc_before")
-
-
-def _time(fn, repeat=1):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def _relu_reference(depth: int) -> np.ndarray:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from typing import Callable
 
 import numpy as np
@@ -81,28 +80,20 @@ def _number(text: str) -> float:
     return x
 
 
-def positive(text: str) -> float:
-    """argparse type: a finite number > 0."""
-    x = _number(text)
-    if not x > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
-    return x
+def _checked(test, condition: str, doc: str):
+    def parse(text: str) -> float:
+        x = _number(text)
+        if not test(x):
+            raise argparse.ArgumentTypeError(f"must {condition}, got {text!r}")
+        return x
+
+    parse.__doc__ = doc
+    return parse
 
 
-def nonnegative(text: str) -> float:
-    """argparse type: a finite number >= 0."""
-    x = _number(text)
-    if not x >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
-    return x
-
-
-def sparsity(text: str) -> float:
-    """argparse type: a sparsity in [0, 1)."""
-    x = _number(text)
-    if not 0 <= x < 1:
-        raise argparse.ArgumentTypeError(f"must lie in [0, 1), got {text!r}")
-    return x
+positive = _checked(lambda x: x > 0, "be > 0", "argparse type: a finite number > 0.")
+nonnegative = _checked(lambda x: x >= 0, "be >= 0", "argparse type: a finite number >= 0.")
+sparsity = _checked(lambda x: 0 <= x < 1, "lie in [0, 1)", "argparse type: a sparsity in [0, 1).")
 
 
 def count(text: str) -> int:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._activations import Activation
-from ._quad import DEFAULT_ORDER_1D, DEFAULT_ORDER_2D, Z_MAX, gauss_1d, gauss_2d, gauss_2d_fn, gauss_2d_sqdiff
+from ._quad import DEFAULT_ORDER_1D, DEFAULT_ORDER_2D, Z_MAX, gauss_1d, gauss_2d, gauss_2d_sqdiff
 
 __all__ = [
     "mean",
@@ -128,31 +128,29 @@ def mean(act: Activation, q, *, order: int = DEFAULT_ORDER_1D, overflow: str = "
     return check_result(act, gauss_1d(f, q, order=order), "E[phi(u)]", q, overflow=overflow)
 
 
+def _square_moment(act, q, method, order, overflow, closed: str, fn, what) -> np.ndarray:
+    """E[g(sqrt(q) Z)^2] for g = phi or phi': the closed form ``closed`` or quadrature, checked."""
+    if _use_closed(act, method):
+        with np.errstate(over="ignore"):
+            out = np.asarray(getattr(act.closed_forms, closed)(q), dtype=np.float64)
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = gauss_1d(lambda u: fn(u) ** 2, q, order=order)
+    return check_result(act, out, what, q, overflow=overflow)
+
+
 def moment2(
     act: Activation, q, *, method: str = "auto", order: int = DEFAULT_ORDER_1D, overflow: str = "raise"
 ) -> np.ndarray:
     r""":math:`\mathbb E[\phi(\sqrt q Z)^2]`."""
-    if _use_closed(act, method):
-        with np.errstate(over="ignore"):
-            out = np.asarray(act.closed_forms.moment2(q), dtype=np.float64)
-    else:
-        f = act.fn
-        with np.errstate(over="ignore", invalid="ignore"):
-            out = gauss_1d(lambda u: f(u) ** 2, q, order=order)
-    return check_result(act, out, "E[phi(u)^2]", q, overflow=overflow)
+    return _square_moment(act, q, method, order, overflow, "moment2", act.fn, "E[phi(u)^2]")
 
 
 def deriv_moment2(
     act: Activation, q, *, method: str = "auto", order: int = DEFAULT_ORDER_1D, overflow: str = "raise"
 ) -> np.ndarray:
     r""":math:`\mathbb E[\phi'(\sqrt q Z)^2]`."""
-    if _use_closed(act, method):
-        out = np.asarray(act.closed_forms.deriv_moment2(q), dtype=np.float64)
-    else:
-        d = act.derivative
-        with np.errstate(over="ignore", invalid="ignore"):
-            out = gauss_1d(lambda u: d(u) ** 2, q, order=order)
-    return check_result(act, out, "E[phi'(u)^2]", q, overflow=overflow)
+    return _square_moment(act, q, method, order, overflow, "deriv_moment2", act.derivative, "E[phi'(u)^2]")
 
 
 def dq_moment2(

@@ -45,12 +45,12 @@ import numpy as np
 from ._activations import Activation, get_activation
 from ._correlation import c_star, resolve_q
 from ._expect import Numerics, resolve_numerics
-from ._interp import lobatto
-from ._interp import _barycentric
+from ._interp import _barycentric, lobatto
 from ._maps import parse_params, q_star as _q_star
 from ._roots import solve_bracketed
 from ._validate import (
     check_choice,
+    check_closed_interval,
     check_int,
     check_nonnegative,
     check_positive,
@@ -117,8 +117,6 @@ def chi_c(act, sigma_w, sigma_b, *, c=None, q=None, numerics: Numerics | None = 
     if c is None:
         c = c_star(act, sw, sb, q=q, numerics=num)
     else:
-        from ._validate import check_closed_interval
-
         c = check_closed_interval(c, "c", -1.0, 1.0)
     return scalar_out(sw**2 * num.deriv_kernel(act, q, q, np.asarray(c, dtype=np.float64) * q))
 
