@@ -1,9 +1,17 @@
-"""The shared plotting style: non-interactive Agg backend, one rc dict, the colours and labels
-of phases and pruning methods, PNG + PDF output."""
+"""The shared plotting style and the vocabulary of phases, methods and ResNet variants.
+
+The style (one rc dict, Agg backend) is applied once, by the runner, around every
+experiment (:func:`applied`), so every figure and every title of every experiment has
+the same sizes.  Display names and colours of phases and pruning methods are defined
+here, once, and used by every figure (``eoc._vocab`` will hold them once it exists;
+this module will then re-export it).
+"""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import matplotlib
 
@@ -11,7 +19,19 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["plt", "RC", "PHASE_COLORS", "METHOD_LABELS", "METHOD_COLORS", "new_figure", "save_figure"]
+__all__ = [
+    "plt",
+    "RC",
+    "PHASE_LABELS",
+    "PHASE_COLORS",
+    "METHOD_LABELS",
+    "METHOD_COLORS",
+    "VARIANT_LABELS",
+    "VARIANT_COLORS",
+    "applied",
+    "new_figure",
+    "save_figure",
+]
 
 RC = {
     "figure.dpi": 110,
@@ -19,7 +39,9 @@ RC = {
     "font.size": 9,
     "axes.titlesize": 10,
     "axes.labelsize": 9,
-    "legend.fontsize": 8,
+    "legend.fontsize": 7,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.spines.top": False,
@@ -27,7 +49,9 @@ RC = {
     "savefig.bbox": "tight",
     "pdf.fonttype": 42,
 }
-#: One colour per phase, used by every figure.
+#: Display name of every phase (ids of :data:`eoc.PHASES`), the one spelling of every figure.
+PHASE_LABELS = {"ordered": "ordered", "edge_of_chaos": "EOC", "chaotic": "chaotic"}
+#: One colour per phase.
 PHASE_COLORS = {"ordered": "#1f77b4", "edge_of_chaos": "#2ca02c", "chaotic": "#d62728"}
 #: Display name of every pruning method (``sbp_sr``: SNIP on the Stable ResNet).
 METHOD_LABELS = {
@@ -38,7 +62,7 @@ METHOD_LABELS = {
     "synflow": "SynFlow",
     "sbp_sr": "SBP-SR",
 }
-#: One colour per pruning method, used by every figure.
+#: One colour per pruning method.
 METHOD_COLORS = {
     "random": "#7f7f7f",
     "magnitude": "#8c564b",
@@ -47,26 +71,34 @@ METHOD_COLORS = {
     "synflow": "#ff7f0e",
     "sbp_sr": "#2ca02c",
 }
+#: The two ResNet variants (branch scale 1 and 1/sqrt(L)).
+VARIANT_LABELS = {"standard": "standard ResNet", "stable": "Stable ResNet"}
+VARIANT_COLORS = {"standard": "#d62728", "stable": "#2ca02c"}
+
+
+@contextmanager
+def applied() -> Iterator[None]:
+    """The shared style for the figures made in the block (the runner wraps every experiment in it)."""
+    with plt.rc_context(RC):
+        yield
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 3.4, height: float = 2.8, **kw):
-    """A figure with ``nrows x ncols`` axes of the given size (inches) under the shared style."""
-    with plt.rc_context(RC):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, **kw)
+    """A figure with ``nrows x ncols`` axes of the given size (inches); ``axes`` is always 2-D."""
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, **kw)
     return fig, axes
 
 
 def save_figure(fig, path_stem: Path) -> list[Path]:
-    """Save ``fig`` as ``<stem>.png`` and ``<stem>.pdf``; close it; return the paths."""
+    """Save ``fig`` as ``<stem>.png`` and ``<stem>.pdf`` (each atomically); close it; return the paths."""
     path_stem = Path(path_stem)
     path_stem.parent.mkdir(parents=True, exist_ok=True)
     out = []
-    with plt.rc_context(RC):
-        for ext in ("png", "pdf"):
-            p = path_stem.with_suffix(f".{ext}")
-            tmp = p.with_name(f".{p.name}.tmp.{ext}")
-            fig.savefig(tmp, format=ext)
-            tmp.replace(p)
-            out.append(p)
+    for ext in ("png", "pdf"):
+        p = path_stem.with_suffix(f".{ext}")
+        tmp = p.with_name(f".{p.name}.{id(fig)}.tmp.{ext}")
+        fig.savefig(tmp, format=ext)
+        tmp.replace(p)
+        out.append(p)
     plt.close(fig)
     return out

@@ -1,0 +1,129 @@
+"""E8's expectations (from the simulated numbers) and its summary lines (from ``numbers.json``)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ... import verdicts
+from ...registry import Summary
+from ...style import PHASE_LABELS
+from ...summary import num, pm
+
+__all__ = ["expectations", "summarize"]
+
+
+def expectations(ffnn: dict, resnet: dict, overflow: dict, samples: dict) -> list[verdicts.Expectation]:
+    """What the claim predicts, judged on the simulated networks.
+
+    ``samples`` holds the per-network values: ``log_grad_layer1[phase]``,
+    ``grad_layer1[phase]`` (relative weight gradient of layer 1), ``log_growth[key]``
+    (log q^L/q^0 of the standard ResNets) and ``square_margin`` (overflow depth minus
+    the first layer whose float32 second moment overflows).
+    """
+    out = [
+        verdicts.expect_sign("ordered phase: weight gradients vanish towards the input",
+                             "log relative weight gradient of layer 1, ordered", samples["log_grad_layer1"]["ordered"],
+                             sense="less"),
+        verdicts.expect_sign("chaotic phase: weight gradients explode towards the input",
+                             "log relative weight gradient of layer 1, chaotic", samples["log_grad_layer1"]["chaotic"],
+                             sense="greater"),
+        verdicts.expect_equal("EOC: the relative weight gradient of layer 1 is the mean-field value",
+                              "relative weight gradient of layer 1, EOC", ffnn["edge_of_chaos"]["gradient_theory_layer1"],
+                              samples["grad_layer1"]["edge_of_chaos"]),
+    ]  # fmt: skip
+    for key, r in resnet.items():
+        if r["kind"] == "standard":
+            out.append(
+                verdicts.expect_equal(
+                    "standard ResNet: the stream variance grows like the mean-field product",
+                    f"log q^L/q^0, {key}", math.log(r["q_growth_predicted"]), samples["log_growth"][key],
+                )
+            )  # fmt: skip
+        else:
+            out.append(
+                verdicts.expect_sign_of(
+                    "Stable ResNet: the gradient varies across layers by less than the bound",
+                    f"gradient max/min over layers, {key} (bound e)", r["grad_maxmin_measured"], r["grad_maxmin_se"],
+                    r["gradient_networks"], sense="less", null=math.e,
+                )
+            )  # fmt: skip
+    out.append(
+        verdicts.expect_sign(
+            f"float32 standard ResNet of width {overflow['width']}: squared activations overflow by the quoted depth",
+            "quoted depth minus the first layer whose float32 second moment overflows", samples["square_margin"],
+            sense="greater",
+        )
+    )  # fmt: skip
+    return out
+
+
+def _first(d: dict, scan: int) -> str:
+    if not d["count"]:
+        return f"none within {scan} layers"
+    return f"median {num(d['median'])} (range {d['min']}-{d['max']}, {d['count']} of {d['networks']} networks)"
+
+
+def summarize(n: dict) -> Summary:
+    s, o = n["setting"], n["overflow"]
+    setting = [
+        f"tanh FFNN: width {s['width']}, {s['depth']} hidden layers, {s['outputs']} outputs, sigma_b = "
+        f"{num(s['sigma_b'])}, sigma_w = {num(s['phases']['ordered'])} / {num(s['phases']['edge_of_chaos'])} / "
+        f"{num(s['phases']['chaotic'])} x the EOC value; {s['inputs']} inputs per network for q^l.",
+        f"ReLU ResNets: width {s['resnet_width']}, residual branches {', '.join(map(str, s['resnet_depths']))}, "
+        f"sigma_w^2 = {num(n['resnet_sigma_w'] ** 2)}, sigma_b = {num(n['resnet_sigma_b'])}.",
+        f"{s['replicas']} networks per setting and seed, {s['seeds']} seed(s); bands: the "
+        f"{num(s['quantiles'][0])}-{num(s['quantiles'][1])} quantiles of the per-network values.",
+        f"float32 check: width {o['width']}, {o['networks']} networks, scan of {o['scan']} layers, forward and backward "
+        f"at depth {o['depth']}.",
+    ]
+    findings = []
+    for phase, r in n["ffnn"].items():
+        v, g = r["variance"], r["gradient"]
+        findings.append(
+            f"FFNN {PHASE_LABELS[phase]} (sigma_w = {num(r['sigma_w'])}): q^l max `|log(measured/theory)|` = "
+            f"{num(v['max_abs_log'])} (largest |z| = {num(v['max_z'])}); relative weight gradient max "
+            f"`|log(measured/theory)|` = {num(g['max_abs_log'])} (layer {g['worst_layer'] + 1}, largest |z| = "
+            f"{num(g['max_z'])}); layer 1 relative to layer {s['depth']}: measured "
+            f"{pm(r['gradient_measured_layer1'], r['gradient_measured_layer1_se'])}, theory {num(r['gradient_theory_layer1'])}."
+        )
+    ffnn = n["ffnn"].values()
+    findings.append(
+        f"The per-network gradient ratios scatter widely (variance of their log up to "
+        f"{num(max(r['log_variance_max'] for r in ffnn))}): the geometric mean over networks lies up to "
+        f"{num(max(r['geometric_gap_max'] for r in ffnn))} (in log) from the theory, and adding half the variance of "
+        f"the log (the log-normal correction) brings it to within {num(max(r['lognormal_gap_max'] for r in ffnn))}; the "
+        "arithmetic mean drawn estimates the expectation the theory gives."
+    )
+    for key, r in n["resnet"].items():
+        v, g = r["variance"], r["gradient"]
+        findings.append(
+            f"ResNet {key} (alpha = {num(r['alpha'])}): q^l max `|log(measured/theory)|` = {num(v['max_abs_log'])}; "
+            f"gradient ratio max `|log(measured/theory)|` = {num(g['max_abs_log'])}; growth q^L/q^0 measured "
+            f"{num(r['q_growth_measured'])} vs {num(r['q_growth_predicted'])} predicted; gradient growth measured "
+            f"{num(r['grad_growth_measured'])} vs {num(r['grad_growth_predicted'])}; gradient max/min over layers "
+            f"{pm(r['grad_maxmin_measured'], r['grad_maxmin_se'])} (predicted {num(r['grad_maxmin_predicted'])}); "
+            f"{r['gradient_networks']} networks with a non-zero gradient; layer_profile agrees with the ResNet "
+            f"recursions to {num(r['layer_profile_rel_diff'])} (relative)."
+        )
+    findings.append(
+        f"float32: first layer with a non-finite activation: {_first(o['first_entry'], o['scan'])}, predicted "
+        f"{o['predicted_first_layer_entry']}; first layer whose float32 second moment overflows: "
+        f"{_first(o['first_square'], o['scan'])}, predicted {o['predicted_first_layer_square']} (from q^0 "
+        f"{num(o['q0'])} and float32 max {num(o['float32_max'])}). At depth {o['depth']}: "
+        f"{o['nonfinite_activation_networks']} of {o['networks']} networks with a non-finite activation, "
+        f"{o['nonfinite_gradient_networks']} with a non-finite weight gradient; largest |activation| "
+        f"{num(o['largest_activation_entry'])}, largest |gradient| {num(o['largest_gradient_entry'])}; fraction of "
+        f"per-layer gradient mean squares that overflow {num(o['overflowing_gradient_mean_squares'])}."
+    )
+    return Summary(setting, findings)
+
+
+def first_layer_stats(first: np.ndarray) -> dict:
+    """Median, range and count of the first overflowing layers (``-1``: none within the scan)."""
+    hit = first[first >= 0]
+    out = {"count": int(hit.size), "networks": int(first.size)}
+    if hit.size:
+        out |= {"median": float(np.median(hit)), "min": int(hit.min()), "max": int(hit.max())}
+    return out
