@@ -65,7 +65,7 @@ class Planned:
             name = key.rsplit(".", 1)[-1]
             values = value if name == "datasets" else (value,) if name == "dataset" else ()
             for v in values:
-                if v not in found:
+                if v is not None and v not in found:
                     found.append(v)
         return found
 

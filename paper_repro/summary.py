@@ -16,12 +16,15 @@ summary states values in the units stored in ``numbers.json``.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+import numpy as np
 
 from .io import atomic_write_text, read_json, write_json
 
-__all__ = ["num", "pm", "render", "write_summary", "verdict_label"]
+__all__ = ["num", "pm", "render", "write_summary", "verdict_label", "unsourced_numbers"]
 
 
 def num(value: Any, digits: int = 4) -> str:
@@ -50,9 +53,8 @@ def verdict_label(numbers: dict) -> str:
 
 
 def _verdict_lines(v: dict) -> list[str]:
-    n = v["holds"] + v["fails"] + v["undecided"]
     lines = [
-        f"**Verdict: {v['verdict']}.** Of {n} expectations, {v['holds']} hold, {v['fails']} fail and "
+        f"**Verdict: {v['verdict']}.** Of {v['count']} expectations, {v['holds']} hold, {v['fails']} fail and "
         f"{v['undecided']} are undecided; tolerance = Z x SE + model error with Z = {num(v['z'])} "
         "(proofs_check's comparison).",
         "",
@@ -105,3 +107,49 @@ def write_summary(exp: Any, ctx: Any, numbers: dict) -> str:
     summary = atomic_write_text(Path(ctx.outdir) / "summary.md", render(exp, ctx.profile, stored))
     ctx._record("summary", [summary], "claim tested, part of the paper, setting, numbers and verdict")
     return verdict_label(stored)
+
+
+# A number written in prose: not part of an identifier (E9, ResNet32, chi_1, q^0, x0.5).
+_NUMBER = re.compile(r"(?<![\w.^])[-+]?(?:\d+\.\d+|\d+)(?:[eE][-+]?\d+)?(?!\w|\.\d)")
+_CODE = re.compile(r"`[^`]*`")
+
+
+def _values(obj: Any) -> Iterator[float]:
+    if isinstance(obj, bool):
+        return
+    if isinstance(obj, (int, float)):
+        if math.isfinite(obj):
+            yield abs(float(obj))
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from _values(v)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from _values(v)
+
+
+def _resolution(token: str) -> float:
+    """Half a unit of the last digit written."""
+    mantissa, _, exponent = token.lower().lstrip("+-").partition("e")
+    decimals = len(mantissa.partition(".")[2])
+    return 0.5 * 10.0 ** (int(exponent or 0) - decimals)
+
+
+def unsourced_numbers(summary: str, numbers: dict) -> list[str]:
+    """Every number of the Setting, Numbers and Verdict sections of ``summary`` that is not
+    the rounding of a value in ``numbers`` (signs ignored); formulas in backticks are skipped.
+
+    An empty list means every stated number comes from ``numbers.json``.
+    """
+    body = summary.split("## Setting", 1)[-1]
+    values = sorted(set(_values(numbers)))
+    arr = np.asarray(values)
+    missing = []
+    for line in body.splitlines():
+        text = _CODE.sub(" ", line)
+        for m in _NUMBER.finditer(text):
+            t = abs(float(m.group()))
+            tol = _resolution(m.group()) * (1 + 1e-9) + 1e-300
+            if not arr.size or float(np.min(np.abs(arr - t))) > tol:
+                missing.append(f"{m.group()!r} in: {line.strip()[:160]}")
+    return missing

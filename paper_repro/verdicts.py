@@ -209,6 +209,7 @@ def verdict(expectations: Sequence[Expectation]) -> dict[str, Any]:
     return {
         "verdict": label,
         "z": z(),
+        "count": len(outcomes),
         "holds": outcomes.count("holds"),
         "fails": outcomes.count("fails"),
         "undecided": outcomes.count("undecided"),

@@ -1,5 +1,5 @@
-"""E1 (layer-collapse heatmaps under SNIP) at tiny size: outputs, manifest, summary.
-The pruning itself is tested in test_repro_runs.py."""
+"""E1 (layer-collapse heatmaps under SNIP) at tiny size: outputs, manifest, numbers and the
+summary rendered from them.  The pruning itself is tested in test_repro_runs.py."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 
 from paper_repro import run_experiment  # noqa: E402
+from paper_repro.summary import unsourced_numbers  # noqa: E402
 
-TINY = {"depth": 12, "width": 16, "batch": 64, "seeds": 2}
+TINY = {"network.depth": 12, "width": 16, "prune.batch": 64}
 
 
-def test_tiny_run_writes_heatmaps_tables_and_summary(tmp_path):
+def test_tiny_run_writes_heatmaps_tables_numbers_and_summary(tmp_path):
     ctx = run_experiment(
-        "E1", "quick", figures_root=tmp_path, cache_dir=tmp_path / "cache", overrides=TINY, progress=False
+        "E1", "quick", figures_root=tmp_path, cache_dir=tmp_path / "cache", overrides=TINY, seeds=2, progress=False
     )
     out = tmp_path / "E1"
     assert ctx.outdir == out
@@ -27,7 +28,8 @@ def test_tiny_run_writes_heatmaps_tables_and_summary(tmp_path):
         assert (out / f"{stem}.png").stat().st_size > 1000
         assert (out / f"{stem}.pdf").exists()
     man = json.loads((out / "manifest.json").read_text())
-    assert man["profile"] == "quick" and man["config"]["depth"] == 12 and man["verdict"]
+    assert man["profile"] == "quick" and man["config"]["network"]["depth"] == 12 and man["verdict"]
+    assert man["seeds"] == [0, 1] and man["data"]["digits"].startswith("digits:")
     assert {o["kind"] for o in man["outputs"]} == {"figure", "data", "table", "summary"}
     rows = list(csv.DictReader((out / "collapse.csv").read_text().splitlines()))
     assert [(r["phase"], r["seed"]) for r in rows] == [
@@ -35,6 +37,10 @@ def test_tiny_run_writes_heatmaps_tables_and_summary(tmp_path):
     ]
     heat = json.loads((out / "keep_heatmaps.json").read_text())
     assert [len(col) for col in heat["edge_of_chaos"]["neuron_keep"]] == [16] * 11 + [10]
+    numbers = json.loads((out / "numbers.json").read_text())
+    assert [len(p["collapsed_layers"]) for p in numbers["phases"].values()] == [2, 2, 2]
+    assert len(numbers["verdict"]["expectations"]) == 3
     summary = (out / "summary.md").read_text()
-    assert "**Claim tested.**" in summary and "**Verdict.**" in summary and "depth L = 12" in summary
+    assert "**Claim tested.**" in summary and "## Verdict" in summary and "depth L = 12" in summary
+    assert unsourced_numbers(summary, numbers) == []
     assert "E1" in (tmp_path / "README.md").read_text()

@@ -13,9 +13,9 @@ pytest.importorskip("sklearn")
 from torch import nn  # noqa: E402
 from torch.nn.utils import prune  # noqa: E402
 
-from paper_repro.data import load_dataset  # noqa: E402
+from paper_repro.batches import load_tensors  # noqa: E402
+from paper_repro.config import TrainSpec as TrainConfig  # noqa: E402
 from paper_repro.train import (  # noqa: E402
-    TrainConfig,
     check_masks,
     count_parameters,
     enforce_masks_,
@@ -36,7 +36,7 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def digits():
-    return load_dataset("digits")
+    return load_tensors("digits")
 
 
 def ffnn(seed: int = 0) -> nn.Sequential:
@@ -59,7 +59,7 @@ def test_two_epochs_beat_chance_and_report_everything(digits):
     assert [h["lr"] for h in result["history"]] == pytest.approx([0.05, 0.005])  # step at 50 %
     assert result["history"][1]["train_loss"] < result["history"][0]["train_loss"]
     assert result["params_kept"] == result["params_total"] == 64 * 32 + 32 + 32 * 10 + 10
-    assert result["config"]["lr"] == 0.05 and result["seconds"] > 0
+    assert result["config"]["lr"] == 0.05 and result["seconds"] > 0 and result["seed"] == 0
 
 
 def test_pruned_weights_stay_exactly_zero_under_momentum_and_weight_decay(digits):
@@ -103,6 +103,12 @@ def test_diverging_run_reports_chance_without_crashing(digits):
     assert result["diverged"] is True
     assert result["final_test_acc"] == pytest.approx(0.1) and result["final_test_loss"] is None
     assert result["epochs_run"] < 3 or result["history"][-1]["test_acc"] is None
+
+
+def test_the_seed_fixes_the_run(digits):
+    cfg = TrainConfig(epochs=1, batch_size=64, lr=0.05)
+    a, b, c = (train(ffnn(), digits, cfg, seed=s, progress=False) for s in (3, 3, 4))
+    assert a["history"] == b["history"] and a["history"] != c["history"]
 
 
 def test_eval_only_at_the_end_and_progress_bar(digits, capsys):
