@@ -21,7 +21,7 @@ Threads.  The runner, and nothing else, sets torch's intra-op thread count while
 experiment that uses torch runs, and restores it afterwards.  The default on the CPU is
 one thread: the quick profiles run small networks whose operations are too small for
 intra-op parallelism to pay off, and on a shared machine extra threads only compete
-for the cores (``bench/`` measures it).  On CUDA the default leaves torch's setting.
+for the cores.  On CUDA the default leaves torch's setting.
 Parallelism across runs comes from ``jobs`` (worker processes, one thread each).
 """
 
@@ -203,7 +203,15 @@ def _check_data(planned: Sequence[Planned], data_dir: Path | None) -> None:
                 raise ValueError(f"{p.exp.id} ({p.config.__class__.__name__}.dataset={name!r}): {exc}") from exc
 
 
-def _manifest(p: Planned, ctx: Context, verdict: str) -> dict:
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the sweep workers), user + system."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _manifest(p: Planned, ctx: Context, verdict: str, cpu: float) -> dict:
     from eoc import __version__
 
     from .cache import RESULTS_SCHEMA
@@ -225,6 +233,7 @@ def _manifest(p: Planned, ctx: Context, verdict: str) -> dict:
         "results_schema": RESULTS_SCHEMA,
         "version": __version__,
         "seconds": round(time.time() - ctx.started, 2),
+        "cpu_seconds": round(_cpu_seconds() - cpu, 2),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
         "verdict": verdict,
         "outputs": ctx.outputs,
@@ -235,12 +244,13 @@ def _run_one(p: Planned, root: Path, settings: dict) -> Context:
     from .style import applied
 
     staging = staging_dir(root, p.exp.id)
+    cpu = _cpu_seconds()
     ctx = Context(exp_id=p.exp.id, profile=settings["profile"], outdir=staging, **settings["ctx"])
     try:
         with _torch_threads(ctx.threads, p.exp.needs_torch), applied():
             numbers = p.exp.run(p.config, ctx)
         verdict = write_summary(p.exp, ctx, numbers)
-        write_json(staging / "manifest.json", _manifest(p, ctx, verdict))
+        write_json(staging / "manifest.json", _manifest(p, ctx, verdict, cpu))
         ctx.outdir = publish_dir(staging, root / p.exp.id)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

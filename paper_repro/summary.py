@@ -24,7 +24,7 @@ import numpy as np
 
 from .io import atomic_write_text, read_json, write_json
 
-__all__ = ["num", "pm", "render", "write_summary", "verdict_label", "unsourced_numbers"]
+__all__ = ["num", "nums", "pm", "training", "render", "write_summary", "verdict_label", "unsourced_numbers"]
 
 
 def num(value: Any, digits: int = 4) -> str:
@@ -45,6 +45,19 @@ def pm(mean: Any, se: Any, digits: int = 4) -> str:
     """``"mean ± se"`` (or ``"mean"`` when the standard error is undefined)."""
     text = num(se, digits)
     return num(mean, digits) if text in ("n/a", "nan") else f"{num(mean, digits)} ± {text}"
+
+
+def nums(values: Any) -> str:
+    """``values`` as ``"a, b, c"`` through :func:`num`."""
+    return ", ".join(num(v) for v in values)
+
+
+def training(t: dict) -> str:
+    """A :class:`~paper_repro.config.TrainSpec` (as stored in ``numbers.json``) in words."""
+    return (
+        f"{t['epochs']} epochs of SGD (lr {num(t['lr'])}, {t['schedule']} schedule, batch {t['batch_size']}, momentum "
+        f"{num(t['momentum'])}, weight decay {num(t['weight_decay'])}, augmentation {t['augment']})"
+    )
 
 
 def verdict_label(numbers: dict) -> str:

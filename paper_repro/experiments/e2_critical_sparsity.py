@@ -183,6 +183,9 @@ def _plot_sweep(ctx: Context, rows: list[dict], sweep: str, xlabel: str, title: 
             )  # fmt: skip
         if log_x:
             ax.set_xscale("log")
+            ax.minorticks_off()
+        xs = sorted({r[sweep] for r in rows if r["sweep"] == sweep})
+        ax.set_xticks(xs, [str(v) for v in xs])
         ax.set_xlabel(xlabel)
         ax.set_ylabel("critical sparsity $s_{cr}$")
         ax.set_title(f"{_METHOD_TITLES[method]}{title}")

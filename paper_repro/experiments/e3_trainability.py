@@ -43,7 +43,7 @@ from ..config import InitSpec, NetworkSpec, PhaseSpec, PruneSpec, TrainSpec
 from ..registry import Context, Summary, register
 from ..runs import PruneRun, sweep
 from ..style import PHASE_LABELS, new_figure
-from ..summary import num
+from ..summary import num, nums, training
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,9 +189,7 @@ def summarize(n: dict) -> Summary:
         f"tanh FFNN width {s['network']['width']} on {s['dataset']}, sigma_b = {num(s['init']['sigma_b'])}; sigma_w = "
         + ", ".join(f"{num(v)} ({PHASE_LABELS[k]})" for k, v in n["sigma_w"].items())
         + f"; {s['prune']['method']} (global, batch {s['prune']['batch']}), rescaling mode {s['rescale_mode']}; "
-        f"{t['epochs']} epochs SGD lr {num(t['lr'])}, batch {t['batch_size']}, momentum {num(t['momentum'])}, weight "
-        f"decay {num(t['weight_decay'])}; {s['seeds']} seeds per cell; depths {', '.join(map(str, s['depths']))}; "
-        f"sparsities {', '.join(num(v) for v in s['sparsities'])}."
+        f"{training(t)}; {s['seeds']} seeds per cell; depths {nums(s['depths'])}; sparsities {nums(s['sparsities'])}."
     ]
     panels = n["panels"]
     findings = [

@@ -36,8 +36,8 @@ quick
 full
     The usual protocol: 160 epochs, batch 128, momentum 0.9, step decay /10 at 50 %
     and 75 %, 3 seeds, sparsities (0.9, 0.95, 0.98).  FFNN on MNIST: depth 50, width
-    300, lr 0.005 as in E3 (not the protocol's 0.1: on digits a dense tanh FFNN of depth
-    40 already fails to train at lr 0.02), weight decay 1e-4.  VGG19 on CIFAR-10 with
+    300, lr 0.005 as in E3 (a deep tanh FFNN does not train at the protocol's 0.1),
+    weight decay 1e-4.  VGG19 on CIFAR-10 with
     the standard augmentation (random crop with padding 4, horizontal flip), weight
     decay 5e-4: with BatchNorm at lr 0.1, and without BatchNorm at lr 0.01 (the rate
     of the original VGG, trained without normalization).
@@ -56,7 +56,7 @@ from ..config import InitSpec, ModelSpec, NetworkSpec, PruneSpec, TrainSpec
 from ..registry import Context, Summary, register
 from ..runs import PruneRun, sweep
 from ..style import new_figure
-from ..summary import num, pm
+from ..summary import num, nums, pm, training
 
 #: The quick profile's VGG for 1x8x8 digits: 6 convolutions, 8x8 -> 4x4 -> 2x2.
 SMALL_VGG = (16, 16, "M", 32, 32, "M", 64, 64)
@@ -169,13 +169,11 @@ def _plot(cfg: Config, ctx: Context, rows: list[dict], results: dict) -> None:
 def summarize(n: dict) -> Summary:
     s = n["setting"]
     setting = [
-        f"{s['prune']['method']} (global, batch {s['prune']['batch']}) at sparsities "
-        f"{', '.join(num(v) for v in s['sparsities'])}, rescaling mode {s['rescale_mode']}, {s['seeds']} seeds.",
+        f"{s['prune']['method']} (global, batch {s['prune']['batch']}) at sparsities {nums(s['sparsities'])}, "
+        f"rescaling mode {s['rescale_mode']}, {s['seeds']} seeds.",
         *[
             f"{m['label']}: {m['dataset']}, {m['network']['arch']} ({m['network']['activation']}, sigma_b = "
-            f"{num(m['init']['sigma_b'])}, on its EOC), {m['train']['epochs']} epochs SGD lr {num(m['train']['lr'])}, "
-            f"batch {m['train']['batch_size']}, momentum {num(m['train']['momentum'])}, weight decay "
-            f"{num(m['train']['weight_decay'])}."
+            f"{num(m['init']['sigma_b'])}, on its EOC), {training(m['train'])}."
             for m in s["models"]
         ],
     ]

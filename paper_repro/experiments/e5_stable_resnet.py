@@ -40,7 +40,7 @@ from ..config import NetworkSpec, PruneSpec, TrainSpec
 from ..registry import Context, Summary, register
 from ..runs import PruneRun, sweep
 from ..style import VARIANT_COLORS, new_figure
-from ..summary import num, pm
+from ..summary import num, nums, pm, training
 
 __all__ = ["Config", "PROFILES", "run"]
 
@@ -122,11 +122,9 @@ def summarize(n: dict) -> Summary:
     s = n["setting"]
     t = s["train"]
     setting = [
-        f"{s['dataset']}, ResNet depths {', '.join(map(str, s['depths']))} at width x{num(s['network']['width_multiplier'])}; "
+        f"{s['dataset']}, ResNet depths {nums(s['depths'])} at width x{num(s['network']['width_multiplier'])}; "
         f"SNIP on a class-balanced batch of {s['prune']['batch']} images per class at sparsities "
-        f"{', '.join(num(v) for v in s['sparsities'])}; {t['epochs']} epochs SGD lr {num(t['lr'])}, batch "
-        f"{t['batch_size']}, weight decay {num(t['weight_decay'])}, augmentation {t['augment']}; {s['seeds']} seeds; "
-        "final test accuracy (not the best epoch)."
+        f"{nums(s['sparsities'])}; {training(t)}; {s['seeds']} seeds; final test accuracy (not the best epoch)."
     ]
     findings = []
     for c in n["cells"]:

@@ -48,7 +48,7 @@ from ..config import ModelSpec, PruneSpec, TrainSpec, named_network
 from ..registry import Context, Summary, register
 from ..runs import PruneRun, sweep
 from ..style import METHOD_COLORS, METHOD_LABELS, new_figure
-from ..summary import num, pm
+from ..summary import num, pm, training
 
 __all__ = ["Config", "PROFILES", "run"]
 
@@ -198,9 +198,8 @@ def summarize(n: dict) -> Summary:
         f"Datasets {', '.join(s['datasets'])}; pruning on a class-balanced batch of {s['prune']['batch']} images per "
         f"class, SynFlow {s['prune']['rounds']} rounds, {s['seeds']} seeds; final test accuracy.",
         *[
-            f"{m['label']} ({m['network']['arch']}, width x{num(m['network']['width_multiplier'])}): {m['train']['epochs']} "
-            f"epochs SGD lr {num(m['train']['lr'])}, batch {m['train']['batch_size']}, weight decay "
-            f"{num(m['train']['weight_decay'])}, augmentation {m['train']['augment']}."
+            f"{m['label']} ({m['network']['arch']}, width x{num(m['network']['width_multiplier'])}): "
+            f"{training(m['train'])}."
             for m in s["models"]
         ],
     ]
