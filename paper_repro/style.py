@@ -9,6 +9,7 @@ this module will then re-export it).
 
 from __future__ import annotations
 
+import io
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -91,14 +92,12 @@ def new_figure(ncols: int = 1, nrows: int = 1, width: float = 3.4, height: float
 
 def save_figure(fig, path_stem: Path) -> list[Path]:
     """Save ``fig`` as ``<stem>.png`` and ``<stem>.pdf`` (each atomically); close it; return the paths."""
-    path_stem = Path(path_stem)
-    path_stem.parent.mkdir(parents=True, exist_ok=True)
+    from .io import atomic_write_bytes
+
     out = []
     for ext in ("png", "pdf"):
-        p = path_stem.with_suffix(f".{ext}")
-        tmp = p.with_name(f".{p.name}.{id(fig)}.tmp.{ext}")
-        fig.savefig(tmp, format=ext)
-        tmp.replace(p)
-        out.append(p)
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext)
+        out.append(atomic_write_bytes(Path(path_stem).with_suffix(f".{ext}"), buf.getvalue()))
     plt.close(fig)
     return out
