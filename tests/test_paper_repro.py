@@ -19,7 +19,7 @@ from paper_repro.runner import plan
 from paper_repro.summary import unsourced_numbers
 
 ROOT = Path(__file__).resolve().parent.parent
-E9_TINY = {"grid": 12, "depth": 1000}
+E9_TINY = {"grid": 10, "depth": 1000, "activations": ("tanh", "gelu")}
 #: Runs code in a fresh interpreter where ``import torch`` (and matplotlib) fail.
 BLOCK = (
     "import sys, importlib.abc\n"
@@ -148,7 +148,7 @@ def test_e9_tiny_run_writes_figures_numbers_summary_and_index(tmp_path):
         assert (out / f"{stem}.png").stat().st_size > 1000
         assert (out / f"{stem}.pdf").exists()
     man = json.loads((out / "manifest.json").read_text())
-    assert man["config"]["grid"] == 12 and man["profile"] == "quick" and man["seeds"] is None
+    assert man["config"]["grid"] == 10 and man["profile"] == "quick" and man["seeds"] is None
     assert man["paper"] == catalog.entry("E9").paper and man["results_schema"] >= 2
     numbers = json.loads((out / "numbers.json").read_text())
     assert numbers["verdict"]["verdict"] == man["verdict"] == "Supported"
@@ -176,7 +176,8 @@ def test_the_summary_is_rendered_from_numbers_json(tmp_path, capsys):
 
 
 def test_concurrent_runs_into_one_figures_folder_both_succeed(tmp_path):
-    args = ["-m", "paper_repro", "run", "E9", "--set", "grid=8", "--set", "depth=400", "--no-progress",
+    args = ["-m", "paper_repro", "run", "E9", "--set", "grid=6", "--set", "depth=160", "--set", "activations=('tanh',)",
+            "--no-progress",
             "--figures-dir", str(tmp_path / "figs"), "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
     procs = [subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]

@@ -11,7 +11,7 @@ pytest.importorskip("torch")
 from paper_repro import run_experiment  # noqa: E402
 from paper_repro.summary import unsourced_numbers  # noqa: E402
 
-TINY = {"depths": (4, 8), "width": 32, "width_sweep": (16, 32), "width_sweep_depth": 6, "input_dim": 32, "batch": 32,
+TINY = {"depths": (4, 8), "width": 16, "width_sweep": (8, 16), "width_sweep_depth": 6, "input_dim": 16, "batch": 16,
         "replicas": 3, "profile_depth": 8, "cnn_channels": 8, "side_depth": 8}  # fmt: skip
 
 

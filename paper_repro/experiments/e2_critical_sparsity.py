@@ -170,7 +170,7 @@ def _plot_sweep(ctx: Context, rows: list[dict], sweep: str, xlabel: str, title: 
 
     The legend sits below the panels, where it hides no point.
     """
-    fig, axes = new_figure(ncols=2, width=3.6, height=3.0, layout="constrained")
+    fig, axes = new_figure(ncols=2, width=3.6, height=3.0)
     for ax, method in zip(axes[0], ("magnitude", "snip")):
         for phase in PHASE_LABELS:
             sel = [r for r in rows if r["sweep"] == sweep and r["phase"] == phase]
@@ -190,7 +190,7 @@ def _plot_sweep(ctx: Context, rows: list[dict], sweep: str, xlabel: str, title: 
         ax.set_ylabel("critical sparsity $s_{cr}$")
         ax.set_title(f"{_METHOD_TITLES[method]}{title}")
     handles, labels = axes[0, 1].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=3)
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.02), ncol=3)
     ctx.figure(fig, name, caption)
 
 
