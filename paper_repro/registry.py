@@ -128,6 +128,8 @@ class Context:
         Run cache root.
     progress : bool
         Show progress bars.
+    executor : paper_repro.executor.Executor or None
+        Where sweep runs execute (None: this process, or ``jobs`` local workers).
     outputs : list of dict
         Every file written, with its kind and caption (``manifest.json``).
     data : dict
@@ -145,6 +147,7 @@ class Context:
     threads: int = 1
     cache_dir: Path | None = None
     progress: bool = True
+    executor: Any = None
     outputs: list[dict] = field(default_factory=list)
     data: dict[str, str] = field(default_factory=dict)
     runs: dict[str, int] = field(default_factory=lambda: {"executed": 0, "cached": 0})
@@ -202,7 +205,9 @@ class Context:
             return self.data[name]
 
         cache = RunCache(self.cache_dir) if self.cache_dir is not None else None
-        out = run_sweep(configs, fn, cache, data=data, jobs=self.jobs, progress=self.progress, desc=desc)
+        out = run_sweep(
+            configs, fn, cache, data=data, jobs=self.jobs, executor=self.executor, progress=self.progress, desc=desc
+        )
         self.runs["executed"] += out.executed
         self.runs["cached"] += out.cached
         return list(out)

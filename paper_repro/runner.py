@@ -273,6 +273,7 @@ def run_many(
     overrides: Mapping[str, Any] | None = None,
     index: bool = True,
     verbose: bool = True,
+    executor: Any = None,
 ) -> list[Context]:
     """Run the experiments ``ids`` (``["all"]`` for every one) after validating everything.
 
@@ -301,6 +302,9 @@ def run_many(
         Rebuild ``figures/README.md`` at the end.
     verbose : bool
         One line per experiment on stdout.
+    executor : paper_repro.executor.Executor, optional
+        Where the runs of every sweep execute (default: this process, or ``jobs`` local
+        worker processes); a distributed executor plugs in here.
 
     Returns
     -------
@@ -324,7 +328,7 @@ def run_many(
     settings = {
         "profile": profile,
         "ctx": {"device": device, "data_dir": data_dir, "jobs": jobs, "threads": threads, "cache_dir": cache,
-                "progress": progress},
+                "progress": progress, "executor": executor},
     }  # fmt: skip
     out = []
     t0 = time.time()

@@ -13,15 +13,32 @@ pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 
 from paper_repro import run_experiment  # noqa: E402
+from paper_repro.executor import SerialExecutor  # noqa: E402
 from paper_repro.summary import unsourced_numbers  # noqa: E402
+
+
+class PicklingExecutor(SerialExecutor):
+    """Runs every task after a pickle round trip, as a process pool or a cluster would."""
+
+    def __init__(self) -> None:
+        self.tasks = 0
+
+    def map(self, tasks, on_done):
+        import pickle
+
+        self.tasks += len(tasks)
+        super().map([pickle.loads(pickle.dumps(t)) for t in tasks], on_done)
 
 TINY = {"network.depth": 12, "width": 16, "prune.batch": 64}
 
 
 def test_tiny_run_writes_heatmaps_tables_numbers_and_summary(tmp_path):
+    executor = PicklingExecutor()
     ctx = run_experiment(
-        "E1", "quick", figures_root=tmp_path, cache_dir=tmp_path / "cache", overrides=TINY, seeds=2, progress=False
-    )
+        "E1", "quick", figures_root=tmp_path, cache_dir=tmp_path / "cache", overrides=TINY, seeds=2, progress=False,
+        executor=executor,
+    )  # fmt: skip
+    assert executor.tasks == 3 * 2, "every run went through the executor as a picklable task"
     out = tmp_path / "E1"
     assert ctx.outdir == out
     for stem in ("keep_heatmaps", "layer_keep"):
