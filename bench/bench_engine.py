@@ -1,11 +1,11 @@
-"""Benchmark: forward-pass throughput of the Monte-Carlo engine's ``MLPStack``.
+"""Benchmark: forward-pass throughput of the simulator's ``MLPStack`` (:mod:`eoc.sim`).
 
 Throughput is counted in network-layer-samples per second: R networks of depth L
 (equal widths N) propagating B samples each make ``R * L * B`` per forward pass.
 For each width N in {64, 128, 256, 512, 1024} (depth 10, tanh) and each dtype the
 same weights and inputs go through
 
-* ``engine``: :meth:`proofs_check.engine.MLPStack.forward` (one :func:`torch.baddbmm`
+* ``engine``: :meth:`eoc.sim.MLPStack.forward` (one :func:`torch.baddbmm`
   per layer over the stacked weights, the activation, every pre-activation kept);
 * ``loop``: a plain Python loop over the R networks doing the same forward with
   per-network :func:`torch.addmm` and the activation;
@@ -44,7 +44,7 @@ from typing import Callable
 
 import torch
 
-from proofs_check.engine import MLPStack, resolve_device
+from eoc.sim import MLPStack, resolve_device
 
 HERE = Path(__file__).resolve().parent
 WIDTHS = (64, 128, 256, 512, 1024)

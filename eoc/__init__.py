@@ -10,7 +10,7 @@ the docstrings of each function.
 """
 
 from ._activations import Activation, ClosedForms, available_activations, get_activation
-from ._arch import Architecture, as_architecture, layer_profile
+from ._arch import Architecture, ArchitectureProfile, Layer, Node, TheoryCoverageWarning, as_architecture, layer_profile
 from ._correlation import c_star, correlation_iterates, correlation_map, correlation_map_derivative
 from ._expect import Numerics
 from ._maps import covariance_map, q_star, variance_iterates, variance_map
@@ -73,6 +73,10 @@ __all__ = [
     "gradient_variances",
     "LayerProfile",
     "Architecture",
+    "ArchitectureProfile",
+    "Layer",
+    "Node",
+    "TheoryCoverageWarning",
     "as_architecture",
     "layer_profile",
     # ResNets

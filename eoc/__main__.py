@@ -9,6 +9,7 @@ Examples
     python -m eoc eoc --activation tanh --curve --sigma-b-max 2 --num 21
     python -m eoc derive relu
     python -m eoc prune-predict --method snip --widths 784,100x50,10 -a tanh --eoc --sigma-b 0.2
+    python -m eoc prune --model resnet32-stable --method snip --sparsity 0.98
     python -m eoc activations
 """
 
@@ -237,6 +238,11 @@ def _activations(p: argparse.ArgumentParser):
         return {name: get_activation(name).label for name in available_activations()}
 
     return run
+
+
+from ._cli_prune import HELP as _PRUNE_HELP, build as _build_prune  # noqa: E402  (the `prune` command)
+
+command("prune", _PRUNE_HELP)(_build_prune)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,25 +1,26 @@
-"""The one place for file writes: atomic files, atomic folder publication, the JSON
-sanitiser, and small table helpers (CSV and Markdown from rows of dicts).
+"""File writes of paper_repro: atomic files and the JSON sanitiser (the project's one
+implementation, :mod:`eoc._io`, re-exported), atomic folder publication, and small
+table helpers (CSV and Markdown from rows of dicts).
 
 Atomicity: a file is written to a uniquely named temporary file in its own folder
-and renamed over the target (:func:`os.replace`), so readers see the old or the new
-file, never a part; concurrent writers of one path both succeed (the last rename
-wins).  A folder of outputs is built under a unique staging name and swapped in by
+and renamed over the target (``os.replace``), so readers see the old or the new file,
+never a part; concurrent writers of one path both succeed (the last rename wins).  A
+folder of outputs is built under a unique staging name and swapped in by
 :func:`publish_dir`.
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
-import json
 import math
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
+
+from eoc._io import atomic_write_bytes, atomic_write_text, read_json, to_jsonable, write_json  # one implementation
 
 __all__ = [
     "atomic_write_text",
@@ -32,29 +33,6 @@ __all__ = [
     "rows_to_markdown",
     "to_jsonable",
 ]
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    """:func:`atomic_write_bytes` of UTF-8 text."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def staging_dir(parent: Path, name: str) -> Path:
@@ -88,44 +66,6 @@ def publish_dir(staging: Path, final: Path, attempts: int = 20) -> Path:
         finally:
             shutil.rmtree(trash, ignore_errors=True)
     raise OSError(f"could not publish {staging} as {final} after {attempts} attempts (concurrent writers?)")
-
-
-def to_jsonable(obj: Any) -> Any:
-    """Plain-JSON version of numpy scalars/arrays, dataclasses, paths, tuples; inf/nan become strings.
-
-    The one JSON sanitiser of paper_repro: every JSON file is written through it.
-    """
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover - numpy is a core dependency
-        np = None
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return to_jsonable(dataclasses.asdict(obj))
-    if isinstance(obj, Mapping):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if np is not None:
-        if isinstance(obj, np.ndarray):
-            return to_jsonable(obj.tolist())
-        if isinstance(obj, np.generic):
-            obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
-    return obj
-
-
-def write_json(path: Path, obj: Any) -> Path:
-    """Write ``obj`` (through :func:`to_jsonable`) as indented JSON, atomically."""
-    return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n")
-
-
-def read_json(path: Path) -> Any:
-    """Parse the JSON file ``path``."""
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
 
 
 def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -1,10 +1,9 @@
-"""The shared plotting style and the vocabulary of phases, methods and ResNet variants.
+"""The shared plotting style, and the vocabulary of phases, methods and ResNet kinds.
 
 The style (one rc dict, Agg backend) is applied once, by the runner, around every
 experiment (:func:`applied`), so every figure and every title of every experiment has
-the same sizes.  Display names and colours of phases and pruning methods are defined
-here, once, and used by every figure (``eoc._vocab`` will hold them once it exists;
-this module will then re-export it).
+the same sizes.  Display names and colours come from :mod:`eoc._vocab`, the project's
+one vocabulary, re-exported here for the figures.
 """
 
 from __future__ import annotations
@@ -27,8 +26,8 @@ __all__ = [
     "PHASE_COLORS",
     "METHOD_LABELS",
     "METHOD_COLORS",
-    "VARIANT_LABELS",
-    "VARIANT_COLORS",
+    "RESNET_LABELS",
+    "RESNET_COLORS",
     "applied",
     "new_figure",
     "save_figure",
@@ -50,31 +49,15 @@ RC = {
     "savefig.bbox": "tight",
     "pdf.fonttype": 42,
 }
-#: Display name of every phase (ids of :data:`eoc.PHASES`), the one spelling of every figure.
-PHASE_LABELS = {"ordered": "ordered", "edge_of_chaos": "EOC", "chaotic": "chaotic"}
-#: One colour per phase.
-PHASE_COLORS = {"ordered": "#1f77b4", "edge_of_chaos": "#2ca02c", "chaotic": "#d62728"}
-#: Display name of every pruning method (``sbp_sr``: SNIP on the Stable ResNet).
-METHOD_LABELS = {
-    "random": "Random",
-    "magnitude": "Magnitude",
-    "snip": "SNIP",
-    "grasp": "GraSP",
-    "synflow": "SynFlow",
-    "sbp_sr": "SBP-SR",
-}
-#: One colour per pruning method.
-METHOD_COLORS = {
-    "random": "#7f7f7f",
-    "magnitude": "#8c564b",
-    "snip": "#1f77b4",
-    "grasp": "#9467bd",
-    "synflow": "#ff7f0e",
-    "sbp_sr": "#2ca02c",
-}
-#: The two ResNet variants (branch scale 1 and 1/sqrt(L)).
-VARIANT_LABELS = {"standard": "standard ResNet", "stable": "Stable ResNet"}
-VARIANT_COLORS = {"standard": "#d62728", "stable": "#2ca02c"}
+#: Phase, method and ResNet-kind display names and colours: the one vocabulary (eoc._vocab).
+from eoc._vocab import (  # noqa: E402
+    METHOD_COLORS,
+    METHOD_LABELS,
+    PHASE_COLORS,
+    PHASE_LABELS,
+    RESNET_COLORS,
+    RESNET_LABELS,
+)
 
 
 @contextmanager

@@ -17,8 +17,11 @@ measurement, standard error, tolerance ``Z * SE + model error``), and its outcom
 The experiment's verdict: **Supported** (every expectation holds), **Not supported**
 (some fails), **Partly supported** (some hold, none fails, some undecided),
 **Inconclusive** (none decided).  There is no threshold of our own: ``Z``,
-``mean_se`` and the tolerances are those of :mod:`proofs_check`, and any model error
-is a named constant of the claim that states it.
+:func:`mean_se`, :class:`~proofs_check.verdict.Comparison` and the named model errors
+are those of :mod:`proofs_check.verdict` (torch-free).  The one exception is a
+deterministic number's allowance measured in the same run (E9: the next-order term of
+a convergence, measured from the iterates themselves), passed to :func:`expect_exact`
+with its derivation stated by the experiment.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
 import numpy as np
+
+from proofs_check import verdict as _verdict
 
 __all__ = [
     "SENSES",
@@ -48,16 +53,9 @@ VERDICTS = ("Supported", "Partly supported", "Not supported", "Inconclusive")
 OUTCOMES = ("holds", "fails", "undecided")
 
 
-def _module():
-    """The comparison module (``proofs_check``): ``Comparison``, ``Z``, ``mean_se``."""
-    from proofs_check import registry
-
-    return registry
-
-
 def z() -> float:
-    """Standard errors allowed per comparison (``proofs_check``'s ``Z``)."""
-    return float(_module().Z)
+    """Standard errors allowed per comparison (:data:`proofs_check.verdict.Z`)."""
+    return float(_verdict.Z)
 
 
 def mean_se(samples: Sequence[float] | np.ndarray) -> tuple[float, float]:
@@ -68,7 +66,7 @@ def mean_se(samples: Sequence[float] | np.ndarray) -> tuple[float, float]:
     arr = np.asarray(samples, dtype=np.float64)
     if arr.shape[0] < 2:
         return (float(arr.mean()) if arr.size else math.nan), math.nan
-    m, se = _module().mean_se(arr)
+    m, se = _verdict.mean_se(arr)
     return float(m), float(se)
 
 
@@ -112,7 +110,7 @@ class Expectation:
 
 
 def from_comparison(statement: str, comparison: Any, *, n: int = 0, model_error: float = 0.0) -> Expectation:
-    """An ``equal`` expectation decided by a ``proofs_check`` comparison (a claim's own)."""
+    """An ``equal`` expectation decided by a :class:`proofs_check.verdict.Comparison` (a claim's own)."""
     if not comparison.passed:
         outcome, reason = "fails", ""
     elif not comparison.informative:
@@ -131,23 +129,28 @@ def expect_equal(
     predicted: float,
     samples: Sequence[float] | np.ndarray,
     *,
-    model_error: float = 0.0,
+    model_error: float | str = 0.0,
     resolution: float | None = None,
 ) -> Expectation:
-    """The replicate mean of ``samples`` equals ``predicted`` within ``Z * SE + model_error``."""
+    """The replicate mean of ``samples`` equals ``predicted`` within ``Z * SE + model_error``.
+
+    ``model_error`` is 0 or a named allowance of :mod:`proofs_check.verdict` (by name,
+    e.g. ``"SNIP_MODEL_ERROR"``, or by value); any other number is refused there.
+    """
     arr = np.asarray(samples, dtype=np.float64)
     m, se = mean_se(arr)
     if not math.isfinite(se):
-        return Expectation(statement, "equal", quantity, float(predicted), m, se, math.nan, model_error, len(arr),
+        return Expectation(statement, "equal", quantity, float(predicted), m, se, math.nan, 0.0, len(arr),
                            "undecided", "fewer than two replicates: no standard error")  # fmt: skip
-    comparison = _module().Comparison(quantity, predicted, m, se, z() * se + model_error, resolution)
-    return from_comparison(statement, comparison, n=len(arr), model_error=model_error)
+    comparison = _verdict.compare(quantity, predicted, arr, model_error=model_error, resolution=resolution)
+    return from_comparison(statement, comparison, n=len(arr), model_error=comparison.model_error)
 
 
 def expect_exact(statement: str, quantity: str, predicted: float, measured: float, *, model_error: float) -> Expectation:
     """A deterministic number (no sampling error) equals ``predicted`` within ``model_error``."""
-    comparison = _module().Comparison(quantity, predicted, measured, 0.0, model_error, None)
-    return from_comparison(statement, comparison, n=1, model_error=model_error)
+    comparison = _verdict.Comparison(quantity, float(predicted), float(measured), 0.0, float(model_error),
+                                     basis="deterministic")  # fmt: skip
+    return from_comparison(statement, comparison, n=1, model_error=float(model_error))
 
 
 def expect_sign(

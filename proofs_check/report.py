@@ -1,17 +1,19 @@
-"""Verdict table (terminal), ``report.json`` and ``report.md``."""
+"""Verdict table (terminal), ``report.json`` and ``report.md`` (torch-free)."""
 
 from __future__ import annotations
 
-import json
+import os
 import platform
+import sys
 import time
 from pathlib import Path
 
-import torch
+from eoc._io import atomic_write_text, write_json
 
-from .registry import ClaimResult
+from .results import ClaimResult, RunConfig
+from .verdict import MODEL_ERRORS, VERDICTS, Z, false_alarm_probability
 
-__all__ = ["format_table", "write_reports"]
+__all__ = ["format_table", "render_markdown", "write_reports", "environment"]
 
 
 def _fmt(x: float) -> str:
@@ -25,71 +27,98 @@ def format_table(results: list[ClaimResult]) -> str:
         w = r.worst
         worst = "" if w is None else f"{w.quantity}: {_fmt(w.predicted)} vs {_fmt(w.measured)} +- {_fmt(w.tolerance)}"
         n_ok = sum(c.passed for c in r.comparisons)
-        rows.append((r.id, r.verdict, f"{n_ok}/{len(r.comparisons)}", worst[:90], f"{r.seconds:.1f}"))
+        rows.append((r.id, r.verdict, f"{n_ok}/{len(r.comparisons)}", worst[:100], f"{r.seconds:.1f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def _environment(device: str) -> dict:
-    env = {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(), "device": device}
-    if device.startswith("cuda") and torch.cuda.is_available():
-        env["gpu"] = torch.cuda.get_device_name(0)
+def environment(device: str) -> dict:
+    """Machine, library versions, threads and device of the run (torch details if torch is loaded)."""
+    env = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "device": device,
+    }
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        env["torch"] = torch.__version__
+        env["torch_threads"] = torch.get_num_threads()
+        if device.startswith("cuda") and torch.cuda.is_available():
+            env["gpu"] = torch.cuda.get_device_name(0)
     return env
 
 
-def write_reports(results: list[ClaimResult], out_dir: Path, *, profile: str, device: str, seed: int) -> tuple[Path, Path]:
-    """Write ``report.json`` (every field of every claim) and ``report.md`` (tables per claim)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "profile": profile,
-        "seed": seed,
-        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "environment": _environment(device),
-        "summary": {v: sum(r.verdict == v for r in results) for v in ("PASS", "FAIL", "INCONCLUSIVE")},
-        "claims": [r.as_dict() for r in results],
+def _summary(results: list[ClaimResult]) -> dict:
+    n = sum(len(r.comparisons) for r in results)
+    return {
+        **{v: sum(r.verdict == v for r in results) for v in VERDICTS},
+        "comparisons": n,
+        "false_alarm_probability": false_alarm_probability(n),
     }
 
-    def _clean(o):
-        if isinstance(o, float) and (o != o or o in (float("inf"), float("-inf"))):
-            return str(o)
-        if isinstance(o, dict):
-            return {k: _clean(v) for k, v in o.items()}
-        if isinstance(o, (list, tuple)):
-            return [_clean(v) for v in o]
-        return o
 
-    json_path = out_dir / "report.json"
-    tmp = json_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(_clean(payload), indent=2))
-    tmp.replace(json_path)
-
+def render_markdown(results: list[ClaimResult], config: RunConfig, summary: dict, pending: list[str], finished: str) -> str:
+    """The Markdown report: the verdict table, then every claim's comparisons and notes."""
+    counts = ", ".join(f"{v}: {summary[v]}" for v in VERDICTS)
     md = [
-        f"# proofs_check report ({profile} profile)",
+        f"# proofs_check report ({config.profile} profile)",
         "",
-        f"Seed {seed}, device `{device}`, finished {payload['finished']}. "
-        + ", ".join(f"{k}: {v}" for k, v in payload["summary"].items()),
+        f"Seed {config.seed}, {config.dtype}, device `{config.device}`, written {finished}. {counts}.",
         "",
-        "```",
-        format_table(results),
-        "```",
+        f"Tolerance of every comparison: {Z:g} standard errors + its model error + 1e-12 relative. With "
+        f"{summary['comparisons']} comparisons, the chance that a run of true claims shows a FAIL by sampling "
+        f"noise alone is {summary['false_alarm_probability']:.2g}. Model-error allowances (proofs_check/verdict.py): "
+        + ", ".join(f"{k} = {v}" for k, v in MODEL_ERRORS.items())
+        + ".",
         "",
     ]
+    if pending:
+        md += [f"**Incomplete run**: not yet run: {', '.join(pending)}.", ""]
+    md += ["```", format_table(results), "```", ""]
     for r in results:
-        md += [f"## {r.id}: {r.verdict}", "", f"**{r.title}.** {r.statement}", "", f"Sizes: `{r.sizes}`; {r.seconds:.1f} s.", ""]
-        md += ["| quantity | predicted | measured | s.e. | tolerance | ok |", "|---|---|---|---|---|---|"]
+        md += [
+            f"## {r.id}: {r.verdict}",
+            "",
+            f"**{r.title}.** {r.statement}",
+            "",
+            f"Seed {r.seed}, device `{r.device}`, {r.dtype}, started {r.started}, {r.seconds:.1f} s. Sizes: `{r.sizes}`.",
+            "",
+            "| quantity | predicted | measured | s.e. | tolerance | allowance | verdict |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for c in r.comparisons:
-            mark = "yes" if c.passed else "**no**"
-            if c.passed and not c.informative:
-                mark = "yes (uninformative)"
-            md.append(f"| {c.quantity} | {_fmt(c.predicted)} | {_fmt(c.measured)} | {_fmt(c.stderr)} | {_fmt(c.tolerance)} | {mark} |")
-        if r.notes:
-            md += [""] + [f"- {n}" for n in r.notes]
+            allowance = f"{c.allowance} = {c.model_error:g}" if c.allowance else ""
+            verdict = c.verdict if c.verdict == "PASS" else f"**{c.verdict}**"
+            md.append(
+                f"| {c.quantity} | {_fmt(c.predicted)} | {_fmt(c.measured)} | {_fmt(c.stderr)} | {_fmt(c.tolerance)} "
+                f"| {allowance} | {verdict} |"
+            )
+        md += [""] + [f"- {n}" for n in r.notes] + [f"- inconclusive: {n}" for n in r.reasons]
         md.append("")
-    md_path = out_dir / "report.md"
-    tmp = md_path.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(md))
-    tmp.replace(md_path)
+    return "\n".join(md)
+
+
+def write_reports(results: list[ClaimResult], out_dir: Path, *, config: RunConfig, pending: list[str] = ()) -> tuple[Path, Path]:
+    """Write ``report.json`` (every field of every claim) and ``report.md``, atomically."""
+    out_dir = Path(out_dir)
+    pending = list(pending)
+    finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    summary = _summary(results)
+    payload = {
+        **config.as_dict(),
+        "written": finished,
+        "complete": not pending,
+        "pending": pending,
+        "environment": environment(config.device),
+        "z": Z,
+        "model_errors": MODEL_ERRORS,
+        "summary": summary,
+        "claims": [r.as_dict() for r in results],
+    }
+    json_path = write_json(out_dir / "report.json", payload)
+    md_path = atomic_write_text(out_dir / "report.md", render_markdown(results, config, summary, pending, finished))
     return json_path, md_path

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from eoc import _io as atomic_io  # paper_repro.io re-exports its atomic writes
 from paper_repro import cache as cache_module
-from paper_repro import io as repro_io
 from paper_repro.cache import CorruptResultWarning, RunCache, canonical_config, config_hash, run_id
 from paper_repro.executor import run_sweep
 
@@ -125,7 +125,7 @@ def test_put_is_atomic(tmp_path, monkeypatch):
     def failing_fsync(fd):
         raise OSError("disk full")
 
-    monkeypatch.setattr(repro_io.os, "fsync", failing_fsync)
+    monkeypatch.setattr(atomic_io.os, "fsync", failing_fsync)
     with pytest.raises(OSError, match="disk full"):
         cache.put(rid, Point(5), {"acc": 0.5})
     monkeypatch.undo()

@@ -160,6 +160,7 @@ def test_load_is_memoized_digits_ignores_data_dir_and_split_gives_one_split(tmp_
     assert ds is load_dataset("digits", tmp_path)
     train = datasets.load("digits", split="train")
     assert train is ds.train and len(train) == 1437 and datasets.load("digits", split="test") is ds.test
+    assert train.num_classes == 10
     with pytest.raises(ValueError, match="split must be None, 'train' or 'test', got split='val'"):
         datasets.load("digits", split="val")
 

@@ -37,10 +37,13 @@ class Split:
         float32, shape ``(N, C, H, W)``.
     y : numpy.ndarray
         int64 class indices in ``[0, num_classes)``, shape ``(N,)``.
+    num_classes : int
+        Classes of the dataset (not only those present in this split).
     """
 
     x: np.ndarray
     y: np.ndarray
+    num_classes: int
 
     def __len__(self) -> int:
         return len(self.y)
@@ -176,8 +179,8 @@ def normalize(raw: RawImages, name: str, fingerprint: str, chunk: int = 8192) ->
 
     return Dataset(
         name,
-        Split(apply(raw.x_train), labels(raw.y_train)),
-        Split(apply(raw.x_test), labels(raw.y_test)),
+        Split(apply(raw.x_train), labels(raw.y_train), raw.num_classes),
+        Split(apply(raw.x_test), labels(raw.y_test), raw.num_classes),
         raw.num_classes,
         tuple(float(v) for v in mean),
         tuple(float(v) for v in std),

@@ -8,13 +8,17 @@
   :func:`load_pruned_state_dict_`;
 * the rescaling trick: :func:`rescale_`, :func:`rescale_factors`;
 * diagnostics: :func:`keep_fractions`, :func:`critical_sparsity`,
-  :func:`layer_gradient_norms`, :func:`check_layer_collapse`.
+  :func:`layer_gradient_norms`, :func:`check_layer_collapse`;
+* theory from a model: :func:`describe` (the :class:`eoc.Architecture` of a model),
+  :func:`predict_critical_sparsity`, :func:`predict_keep_fractions`,
+  :func:`collapse_order`, :func:`predict_collapse`.
 
 Functions ending in ``_`` modify the model in place and return it.  Mathematics:
 THEORY.md sections 1 and 4-6.
 """
 
 from ._activations import Erf, ScaledSiLU, torch_activation
+from ._describe import describe
 from ._device import resolve_device
 from ._diagnostics import (
     check_layer_collapse,
@@ -37,6 +41,7 @@ from ._models import (
     resnet50,
     resnet104,
 )
+from ._predict import CollapsePrediction, collapse_order, predict_collapse, predict_critical_sparsity, predict_keep_fractions
 from ._prune import LayerCollapseWarning, load_pruned_state_dict_, prune_at_init, remove_masks_
 from ._rescale import RESCALE_MODES, rescale_, rescale_factors
 from ._scores import METHODS, compute_scores
@@ -74,4 +79,10 @@ __all__ = [
     "critical_sparsity_details",
     "layer_gradient_norms",
     "check_layer_collapse",
+    "describe",
+    "CollapsePrediction",
+    "predict_collapse",
+    "predict_critical_sparsity",
+    "predict_keep_fractions",
+    "collapse_order",
 ]

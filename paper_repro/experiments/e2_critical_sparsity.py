@@ -16,8 +16,8 @@ uses:
 Every (sweep point, phase, seed) is one cached run (:class:`Point`), so a rerun reads
 the networks back and ``--seeds N`` adds networks.  Expectations: at every depth of
 the depth sweep and in every phase, the measured :math:`s_{cr}` equals the prediction
-within ``Z`` standard errors (plus, for SNIP, the SNIP model's stated accuracy, a named
-constant of ``proofs_check``); and off the EOC, at depths of ``side_depth`` and more,
+within ``Z`` standard errors (plus, for SNIP, ``SNIP_MODEL_ERROR``, the SNIP model's
+stated accuracy, a named constant of :mod:`proofs_check.verdict`); and off the EOC, at depths of ``side_depth`` and more,
 every network's first collapsing layer lies on the predicted side (input side in the
 ordered phase, output side in the chaotic phase).
 
@@ -112,30 +112,19 @@ def measure_point(point: Point, *, device: str = "cpu") -> dict:
     """Per network: SNIP and magnitude s_cr, the first layer to collapse under SNIP, and
     (with ``keep_sparsity``) the SNIP keep fraction of every layer at that sparsity.
 
-    The measurement of ``proofs_check``'s pruning claims (the batched simulator's
-    scores, critical sparsity and global masks); inputs from the simulator's one
-    Gaussian-input generator.
+    The measurement of ``proofs_check``'s critical-sparsity claims
+    (:func:`proofs_check.claims.critical.measure_critical_sparsity`); one seed gives the
+    same networks to both methods.
     """
-    import torch
+    from proofs_check.claims.critical import measure_critical_sparsity
 
-    from .._sim import MLPStack, gaussian_inputs, random_labels
-
-    gen = torch.Generator().manual_seed(point.seed)
-    widths = list(point.widths)
-    x = gaussian_inputs(point.batch, widths[0], generator=gen, device=device)
-    y = random_labels(point.batch, widths[-1], generator=gen, device=device)
-    net = MLPStack.init(widths, "tanh", point.sigma_w, point.sigma_b, point.replicas, generator=gen, device=device)
-    snip = net.snip_scores(x, y)
-    s_snip, first = snip.critical_sparsity()
-    s_mag, _ = net.magnitude_scores().critical_sparsity()
-    out = {
-        "snip_s_cr": s_snip.cpu().numpy(),
-        "snip_first_layer": first.cpu().numpy(),
-        "magnitude_s_cr": s_mag.cpu().numpy(),
-    }
-    if point.keep_sparsity is not None:
-        masks = snip.global_masks(point.keep_sparsity)
-        out["snip_keep"] = np.stack([m.flatten(1).double().mean(1).cpu().numpy() for m in masks], axis=1)
+    common = {"widths": point.widths, "act": "tanh", "sigma_w": point.sigma_w, "sigma_b": point.sigma_b,
+              "replicas": point.replicas, "batch": point.batch, "seed": point.seed, "device": device}  # fmt: skip
+    snip = measure_critical_sparsity(method="snip", keep_sparsity=point.keep_sparsity, **common)
+    mag = measure_critical_sparsity(method="magnitude", **common)
+    out = {"snip_s_cr": snip.s_cr, "snip_first_layer": snip.first_layer, "magnitude_s_cr": mag.s_cr}
+    if snip.keep_fractions is not None:
+        out["snip_keep"] = snip.keep_fractions
     return out
 
 
@@ -155,13 +144,6 @@ def _points(cfg: Config, sigma_ws: dict) -> list[tuple[str, int, int, str, Point
                               replicas=cfg.replicas, seed=1000 * k + 10 * j + seed, keep_sparsity=keep)  # fmt: skip
                 out.append((sweep, depth, width, phase, point))
     return out
-
-
-def _snip_model_error() -> float:
-    """The SNIP model's stated accuracy: the one named constant of ``proofs_check``."""
-    from proofs_check.claims.pruning import SNIP_MODEL_TOLERANCE
-
-    return float(SNIP_MODEL_TOLERANCE)
 
 
 def _plot_sweep(ctx: Context, rows: list[dict], sweep: str, xlabel: str, title: str, name: str, caption: str,
@@ -284,7 +266,8 @@ def run(cfg: Config, ctx: Context) -> dict:
         cell = pooled.setdefault((sweep, depth, width, phase), {})
         for key, value in res.items():
             cell.setdefault(key, []).extend(value)
-    model_error = _snip_model_error()
+    from proofs_check.verdict import SNIP_MODEL_ERROR
+
     rows, keep_meas, expectations = [], {}, []
     for (sweep, depth, width, phase), m in pooled.items():
         widths = list(_widths(cfg, depth, width))
@@ -313,7 +296,7 @@ def run(cfg: Config, ctx: Context) -> dict:
         )
         expectations.append(
             verdicts.expect_equal("SNIP: s_cr as predicted, within the SNIP model's accuracy", f"s_cr SNIP {tag}",
-                                  p_snip.s_cr, m["snip_s_cr"], model_error=model_error)  # fmt: skip
+                                  p_snip.s_cr, m["snip_s_cr"], model_error="SNIP_MODEL_ERROR")  # fmt: skip
         )
         if phase != "edge_of_chaos" and depth >= cfg.side_depth:
             side = (first < depth / 2) == (p_snip.first_layer < depth / 2)
@@ -335,7 +318,7 @@ def run(cfg: Config, ctx: Context) -> dict:
     return {
         "setting": asdict(cfg),
         "sigma_w": sigma_ws,
-        "snip_model_error": model_error,
+        "snip_model_error": SNIP_MODEL_ERROR,
         "points": rows,
         "verdict": verdicts.verdict(expectations),
     }

@@ -39,7 +39,7 @@ from .. import verdicts
 from ..config import NetworkSpec, PruneSpec, TrainSpec
 from ..registry import Context, Summary, register
 from ..runs import PruneRun, sweep
-from ..style import VARIANT_COLORS, new_figure
+from ..style import RESNET_COLORS, new_figure
 from ..summary import num, nums, pm, training
 
 __all__ = ["Config", "PROFILES", "run"]
@@ -102,9 +102,9 @@ def _figure(cfg: Config, acc: dict, ctx: Context) -> None:
             errs = [0.0 if not np.isfinite(se) else 2 * se for _, se in stats]
             shift = (k - 0.5) * 0.15 * step  # side by side
             ax.errorbar(x + shift, [m for m, _ in stats], yerr=errs, marker="o", ms=4, capsize=3,
-                        color=VARIANT_COLORS[variant], label=_LABELS[variant])  # fmt: skip
+                        color=RESNET_COLORS[variant], label=_LABELS[variant])  # fmt: skip
             for xi, v in zip(x, vals):
-                ax.plot(np.full(len(v), xi + shift), v, ".", color=VARIANT_COLORS[variant], ms=3, alpha=0.6)
+                ax.plot(np.full(len(v), xi + shift), v, ".", color=RESNET_COLORS[variant], ms=3, alpha=0.6)
         ax.set_xticks(x, [f"{s:g}" for s in x])
         ax.set_xlabel("sparsity")
         ax.set_title(f"ResNet{depth} (width x{cfg.network.width_multiplier:g})")

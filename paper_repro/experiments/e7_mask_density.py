@@ -42,7 +42,7 @@ from .. import verdicts
 from ..config import NetworkSpec, PruneSpec, named_network
 from ..registry import Context, Summary, register
 from ..runs import PruneRun, sweep
-from ..style import METHOD_COLORS, METHOD_LABELS, VARIANT_LABELS, new_figure
+from ..style import METHOD_COLORS, METHOD_LABELS, RESNET_LABELS, new_figure
 from ..summary import num
 
 __all__ = ["Config", "PROFILES", "run"]
@@ -70,7 +70,7 @@ PROFILES = {
     ),
 }  # fmt: skip
 #: The three networks of the experiment: (key, title, stable); "vgg" uses ``Config.vgg``, the others ``Config.resnet``.
-_NETWORKS = (("resnet", VARIANT_LABELS["standard"], False), ("stable", VARIANT_LABELS["stable"], True), ("vgg", "VGG", False))
+_NETWORKS = (("resnet", RESNET_LABELS["standard"], False), ("stable", RESNET_LABELS["stable"], True), ("vgg", "VGG", False))
 
 
 def _key(network: str, method: str) -> str:
@@ -168,7 +168,7 @@ def _figures(cfg: Config, aggs: dict[tuple[str, str], dict[str, Any]], ctx: Cont
     note = f"at sparsity {sparsity:g} (global) on {cfg.dataset}, mean over seeds; reference lines as in the legend"
     name = f"resnet{cfg.resnet.depth} x{cfg.resnet.width_multiplier:g}"
     fig, axes = new_figure(ncols=2, width=4.6, height=3.4, sharey=True)
-    for ax, network, title in zip(axes[0], ("resnet", "stable"), (VARIANT_LABELS["standard"], VARIANT_LABELS["stable"])):
+    for ax, network, title in zip(axes[0], ("resnet", "stable"), (RESNET_LABELS["standard"], RESNET_LABELS["stable"])):
         for method in cfg.methods:
             agg = aggs[network, method]
             key = _key(network, method)

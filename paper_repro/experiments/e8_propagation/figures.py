@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...style import PHASE_COLORS, PHASE_LABELS, VARIANT_COLORS, VARIANT_LABELS, new_figure
+from ...style import PHASE_COLORS, PHASE_LABELS, RESNET_COLORS, RESNET_LABELS, new_figure
 
 __all__ = ["bands_caption", "ffnn_figures", "resnet_figure"]
 
@@ -61,7 +61,7 @@ def ffnn_figures(ctx, cfg, curves: dict) -> None:
         fig_q,
         "ffnn_variance",
         f"q^l of a tanh FFNN (width {cfg.width}, sigma_b = {cfg.sigma_b}, sigma_w = the phase factors x EOC) against "
-        f"the hidden layer l, inputs with |x|^2/d = 1 ({cfg.inputs} per network, averaged); {bands}",
+        f"the hidden layer l, inputs with |x|^2/d = 1 ({max(1, cfg.inputs // 2)} pairs per network, averaged); {bands}",
     )
     ctx.figure(
         fig_g,
@@ -80,11 +80,11 @@ def resnet_figure(ctx, cfg, curves: dict) -> None:
         ax_q, ax_g = axes[0, j], axes[1, j]
         ax_q.set_yscale("log")
         ax_g.set_yscale("log")
-        for kind in VARIANT_LABELS:
+        for kind in RESNET_LABELS:
             c = curves[(kind, depth)]
-            label = f"{VARIANT_LABELS[kind]}, $\\alpha$={c['alpha']:.3g}"
-            _draw(ax_q, layers, c["q"], c["q_theory"], VARIANT_COLORS[kind], label)
-            _draw(ax_g, layers, c["grad"], c["grad_theory"], VARIANT_COLORS[kind], label)
+            label = f"{RESNET_LABELS[kind]}, $\\alpha$={c['alpha']:.3g}"
+            _draw(ax_q, layers, c["q"], c["q_theory"], RESNET_COLORS[kind], label)
+            _draw(ax_g, layers, c["grad"], c["grad_theory"], RESNET_COLORS[kind], label)
         ax_q.set_title(f"L = {depth}, width {cfg.resnet_width}")
         ax_q.set_ylabel(r"$q^l$")
         ax_g.set_ylabel(r"$\tilde q^{\,l} / \tilde q^{\,L}$")
@@ -95,6 +95,6 @@ def resnet_figure(ctx, cfg, curves: dict) -> None:
         "resnet_variance_gradients",
         f"ReLU ResNets (sigma_w = sqrt 2, sigma_b = 0, width {cfg.resnet_width}, float64), standard (alpha = 1) vs "
         "Stable (alpha = 1/sqrt L): top, stream variance q^l (l = 0 after the input projection); bottom, stream "
-        "gradient variance E[(dL/dy^l)^2] relative to l = L (one input and a random label per network; networks with "
-        f"an exactly zero gradient, a saturated soft-max, left out); {bands_caption(cfg.replicas * cfg.seeds, cfg.quantiles)}",
+        "gradient variance E[(dL/dy^l)^2] relative to l = L (one input per network, back-propagated from a fixed random "
+        f"output gradient); {bands_caption(cfg.replicas * cfg.seeds, cfg.quantiles)}",
     )
