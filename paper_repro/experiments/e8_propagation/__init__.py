@@ -162,8 +162,8 @@ def _ffnn(cfg: Config, ctx: Context) -> tuple[dict, dict, dict]:
         samples["grad_layer1"][phase] = ratio[:, 0]
         numbers[phase] = {
             "sigma_w": sw,
-            "variance": agreement(st_q, q_th),
-            "gradient": agreement(st_g, g_th),
+            "variance": agreement(st_q, q_th, range(1, cfg.depth + 1)),
+            "gradient": agreement(st_g, g_th, range(1, cfg.depth + 2)),
             "gradient_theory_layer1": float(g_th[0]),
             "gradient_measured_layer1": float(st_g["mean"][0]),
             "gradient_measured_layer1_se": float(st_g["se"][0]),
@@ -192,7 +192,7 @@ def _resnet(cfg: Config, ctx: Context) -> tuple[dict, dict]:
         for s in range(cfg.seeds)
     ]
     results = ctx.sweep(runs, partial(simulate_resnet, device=ctx.device), "E8 ResNet")
-    curves, numbers, log_growth, rows = {}, {}, {}, []
+    curves, numbers, growth, rows = {}, {}, {}, []
     q0 = RESNET_SIGMA_B**2 + RESNET_SIGMA_W**2 * Q_IN
     for j, (kind, depth, alpha) in enumerate(settings):
         meas = _pooled(results[j * cfg.seeds : (j + 1) * cfg.seeds])
@@ -213,13 +213,13 @@ def _resnet(cfg: Config, ctx: Context) -> tuple[dict, dict]:
                  "se": float(st["se"][l]), "lo": float(st["lo"][l]), "hi": float(st["hi"][l]), "networks": st["networks"]}
                 for l in range(depth + 1)
             ]  # fmt: skip
-        log_growth[key] = np.log(meas["q"][:, -1] / meas["q"][:, 0])
+        growth[key] = meas["q"][:, -1] / meas["q"][:, 0]
         numbers[key] = {
             "kind": kind,
             "depth": depth,
             "alpha": alpha,
-            "variance": agreement(st_q, q_th),
-            "gradient": agreement(st_g, g_th),
+            "variance": agreement(st_q, q_th, range(depth + 1)),
+            "gradient": agreement(st_g, g_th, range(depth + 1)),
             "q_growth_measured": float(st_q["mean"][-1] / st_q["mean"][0]),
             "q_growth_predicted": float(q_th[-1] / q_th[0]),
             "grad_growth_measured": float(st_g["mean"][0]),
@@ -232,7 +232,7 @@ def _resnet(cfg: Config, ctx: Context) -> tuple[dict, dict]:
         }
     figures.resnet_figure(ctx, cfg, curves)
     ctx.csv(rows, "resnet_variance_gradients", "ResNet stream variance and gradient ratio per layer: theory and MC")
-    return numbers, log_growth
+    return numbers, growth
 
 
 def _overflow(cfg: Config, ctx: Context) -> dict:
@@ -266,9 +266,9 @@ def _overflow(cfg: Config, ctx: Context) -> dict:
 @register("E8", profiles=PROFILES, summarize=summarize)
 def run(cfg: Config, ctx: Context) -> dict:
     ffnn, samples, _ = _ffnn(cfg, ctx)
-    resnet, log_growth = _resnet(cfg, ctx)
+    resnet, growth = _resnet(cfg, ctx)
     overflow = _overflow(cfg, ctx)
-    samples |= {"log_growth": log_growth}
+    samples |= {"growth": growth}
     return {
         "setting": asdict(cfg),
         "resnet_sigma_w": RESNET_SIGMA_W,

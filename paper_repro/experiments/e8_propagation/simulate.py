@@ -117,15 +117,15 @@ def replicate_stats(values: np.ndarray, quantiles: tuple[float, float]) -> dict[
     return {"mean": values.mean(axis=0), "se": se, "lo": lo, "hi": hi, "networks": values.shape[0]}
 
 
-def agreement(st: dict, theory: np.ndarray) -> dict[str, float]:
-    """Worst layer of ``|log(mean / theory)|`` and of ``|mean - theory| / SE`` (layers with SE > 0),
-    and the fraction of layers where the theory lies inside the quantile band."""
+def agreement(st: dict, theory: np.ndarray, layers) -> dict[str, float]:
+    """Worst layer (a number of ``layers``) of ``|log(mean / theory)|``, the largest ``|mean - theory| / SE``
+    (layers with SE > 0), and the fraction of layers where the theory lies inside the quantile band."""
     dev = np.abs(np.log(st["mean"] / theory))
     ok = st["se"] > 0
     z = np.abs(st["mean"][ok] - theory[ok]) / st["se"][ok]
     return {
         "max_abs_log": float(dev.max()),
-        "worst_layer": int(np.argmax(dev)),
+        "worst_layer": int(np.asarray(layers)[np.argmax(dev)]),
         "max_z": float(z.max()) if z.size else 0.0,
         "in_quantile_band": float(np.mean((st["lo"] <= theory) & (theory <= st["hi"]))),
     }
