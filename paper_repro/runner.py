@@ -27,9 +27,7 @@ Parallelism across runs comes from ``jobs`` (worker processes, one thread each).
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -76,16 +74,10 @@ def _check_positive(name: str, flag: str, value: Any) -> None:
 
 
 def _writable_dir(path: Path, flag: str) -> Path:
-    """``path`` created if needed and checked writable, or a ValueError naming the flag."""
-    path = Path(path).expanduser()
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise ValueError(f"{flag} {path}: not a folder paper_repro can write ({exc.strerror or exc})") from exc
-    return path.resolve()
+    """``path`` created if needed and checked writable (proofs_check's check, the one implementation)."""
+    from proofs_check.results import prepare_out_dir
+
+    return prepare_out_dir(Path(path).expanduser(), flag).resolve()
 
 
 def _split_overrides(ids: Sequence[str], overrides: Mapping[str, Any]) -> tuple[dict, dict[str, dict]]:

@@ -97,7 +97,7 @@ def test_unknown_id_and_bad_folders_are_rejected_before_any_run(tmp_path, capsys
     assert "unknown experiment 'E99'" in capsys.readouterr().err
     assert not (figs / "E9").exists(), "E9 ran before E99 was rejected"
     assert main(["run", "E9", "--cache-dir", "/proc/x", "--figures-dir", str(figs)]) == 2
-    assert capsys.readouterr().err.startswith("error: --cache-dir /proc/x: not a folder paper_repro can write")
+    assert capsys.readouterr().err.startswith("error: --cache-dir '/proc/x' is not a writable folder")
     blocker = tmp_path / "file"
     blocker.write_text("")
     assert main(["run", "E9", "--figures-dir", str(blocker / "sub"), "--cache-dir", str(cache)]) == 2

@@ -13,7 +13,7 @@ __all__ = ["expectations", "summarize"]
 
 
 def expectations(ffnn: dict, resnet: dict, overflow: dict, samples: dict) -> list[verdicts.Expectation]:
-    """What the claim predicts, judged on the simulated networks.
+    r"""What the claim predicts, judged on the simulated networks.
 
     ``samples`` holds the per-network values: ``log_grad_layer1[phase]``,
     ``grad_layer1[phase]`` (relative weight gradient of layer 1) and ``growth[key]``
