@@ -1,17 +1,24 @@
-"""Runs identified by the hash of their canonical configuration, cached on disk.
+"""Runs identified by their canonical configuration, their data and the results schema.
 
 A run's configuration is a frozen dataclass.  Its canonical form (after open_lth's
 ``hparams``/``desc``) keeps only the fields whose value differs from the field's
 default, plus the class name; nested dataclasses are reduced the same way.  So a new
-option added later with a default that has no effect leaves every existing hash, and
-with it every cached run, valid.  The run id is the first 16 hex digits of the SHA-256
-of the canonical JSON (sorted keys, no whitespace).
+option added later with a default that has no effect leaves every existing id, and with
+it every cached run, valid.
 
-:class:`RunCache` stores a finished run as ``<root>/<hash>/result.json`` (written
-atomically, last) next to ``config.json`` (the full configuration and its canonical
-form).  :func:`run_sweep` runs a list of configurations through it, in one process or a
-pool, writing each result the moment it arrives: a sweep that is killed loses no
-finished run and resumes where it stopped.
+The run id is the first 16 hex digits of the SHA-256 of the canonical JSON (sorted
+keys, no whitespace) of the *identity* ``{"config": canonical form, "data": data
+fingerprint, "schema": RESULTS_SCHEMA}``: two different copies of MNIST under two
+``--data-dir`` give different runs (:func:`eoc.datasets.fingerprint`), and a change of
+what a run stores (bump :data:`RESULTS_SCHEMA`) invalidates every old result.
+
+:class:`RunCache` stores a finished run as one file, ``<root>/<id>/result.json``
+(identity, full configuration and result), written atomically
+(:func:`paper_repro.io.write_json`), so concurrent writers of one run on a shared disk
+both succeed and a reader never sees a part.  A result that cannot be read back (a
+truncated file, ``{}``, another run's id) is moved aside to
+``result.json.corrupt-<time>-<pid>`` with a :class:`CorruptResultWarning` and counts as
+missing, so the run is simply recomputed.
 """
 
 from __future__ import annotations
@@ -20,21 +27,36 @@ import dataclasses
 import hashlib
 import json
 import math
-import multiprocessing
 import os
-import sys
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+import time
+import warnings
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from .io import read_json, to_jsonable, write_json
 
-__all__ = ["canonical_config", "config_hash", "RunCache", "SweepResults", "run_sweep"]
+__all__ = [
+    "HASH_CHARS",
+    "RESULTS_SCHEMA",
+    "CorruptResultWarning",
+    "canonical_config",
+    "config_hash",
+    "run_identity",
+    "run_id",
+    "RunCache",
+    "as_stored",
+]
 
 HASH_CHARS = 16
+#: Version of what a run stores.  Bump it when a run function's result changes form or
+#: meaning: every run id changes with it, so no old result is read as a new one.
+RESULTS_SCHEMA = 2
+
+
+class CorruptResultWarning(UserWarning):
+    """A cached result could not be read back; it was moved aside and the run recomputes."""
 
 
 def _canonical_value(value: Any, where: str) -> Any:
@@ -99,14 +121,33 @@ def canonical_config(config: Any) -> dict[str, Any]:
     return {"type": name, "fields": fields}
 
 
-def config_hash(config: Any) -> str:
-    """First 16 hex digits of the SHA-256 of the canonical JSON of ``config``."""
-    text = json.dumps(canonical_config(config), sort_keys=True, separators=(",", ":"), allow_nan=False)
+def _digest(obj: Any) -> str:
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_CHARS]
 
 
+def config_hash(config: Any) -> str:
+    """First 16 hex digits of the SHA-256 of the canonical JSON of ``config`` alone."""
+    return _digest(canonical_config(config))
+
+
+def run_identity(config: Any, data: str | None = None) -> dict[str, Any]:
+    """What identifies a run: canonical configuration, data fingerprint, results schema."""
+    return {"config": canonical_config(config), "data": data, "schema": RESULTS_SCHEMA}
+
+
+def run_id(config: Any, data: str | None = None) -> str:
+    """First 16 hex digits of the SHA-256 of :func:`run_identity` (module docstring)."""
+    return _digest(run_identity(config, data))
+
+
+def as_stored(result: Any) -> Any:
+    """``result`` as it reads back from JSON (tuples as lists, NaN as ``"nan"``, ...)."""
+    return json.loads(json.dumps(to_jsonable(result)))
+
+
 class RunCache:
-    """Finished runs on disk, one folder per configuration hash.
+    """Finished runs on disk, one folder per run id.
 
     Parameters
     ----------
@@ -120,177 +161,53 @@ class RunCache:
     def __repr__(self) -> str:
         return f"RunCache({str(self.root)!r})"
 
-    def path(self, config: Any) -> Path:
-        """``<root>/<hash>/`` of ``config``."""
-        return self.root / config_hash(config)
+    def path(self, rid: str) -> Path:
+        """``<root>/<id>/result.json``."""
+        return self.root / rid / "result.json"
 
-    def has(self, config: Any) -> bool:
-        """Whether ``config`` has a stored result (``result.json`` exists)."""
-        return (self.path(config) / "result.json").is_file()
+    def _set_aside(self, path: Path, why: str) -> None:
+        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+        try:
+            os.replace(path, aside)
+        except FileNotFoundError:  # another process moved it first
+            return
+        warnings.warn(
+            f"corrupt cached result {path} ({why}); moved to {aside.name}, the run will be recomputed",
+            CorruptResultWarning,
+            stacklevel=3,
+        )
 
-    def get(self, config: Any) -> Any | None:
-        """The stored result of ``config``, or None if it has not run (see :meth:`has`)."""
-        path = self.path(config) / "result.json"
+    def get(self, rid: str) -> Any | None:
+        """The stored result of run ``rid``; None if it has not run or its file is corrupt (moved aside)."""
+        path = self.path(rid)
         if not path.is_file():
             return None
         try:
-            return read_json(path)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"corrupt cached result {path}: {exc}; delete it to rerun") from exc
+            record = read_json(path)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            self._set_aside(path, f"not JSON: {exc}")
+            return None
+        if not isinstance(record, dict) or "result" not in record or record.get("id") != rid:
+            self._set_aside(path, "not a result record of this run")
+            return None
+        return record["result"]
 
-    def put(self, config: Any, result: Any) -> Any:
-        """Store ``result`` (JSON-able) for ``config``; return it as it will be read back.
+    def has(self, rid: str) -> bool:
+        """Whether run ``rid`` has a readable stored result."""
+        return self.get(rid) is not None
 
-        ``config.json`` is written first and ``result.json`` last, each atomically, so
-        :meth:`has` is true only once the whole result is on disk.
+    def put(self, rid: str, config: Any, result: Any, identity: dict[str, Any] | None = None) -> Any:
+        """Store ``result`` (JSON-able) of ``config`` as run ``rid``; return it as it reads back.
+
+        One atomic write of ``{"id", "identity", "config", "result"}``: the run is either
+        absent or complete on disk.
         """
-        stored = _as_stored(result)
-        folder = self.path(config)
-        write_json(
-            folder / "config.json",
-            {"hash": folder.name, "canonical": canonical_config(config), "config": _asdict(config)},
-        )
-        write_json(folder / "result.json", stored)
+        stored = as_stored(result)
+        record = {
+            "id": rid,
+            "identity": identity,
+            "config": {"type": type(config).__qualname__, **dataclasses.asdict(config)},
+            "result": stored,
+        }
+        write_json(self.path(rid), record)
         return stored
-
-
-def _as_stored(result: Any) -> Any:
-    """``result`` as it reads back from JSON (tuples as lists, NaN as ``"nan"``, ...)."""
-    return json.loads(json.dumps(to_jsonable(result)))
-
-
-def _asdict(config: Any) -> dict[str, Any]:
-    return {"type": type(config).__qualname__, **dataclasses.asdict(config)}
-
-
-class SweepResults(list):
-    """The results of :func:`run_sweep`, in configuration order, with run counts.
-
-    Attributes
-    ----------
-    executed : int
-        Configurations run by this call.
-    cached : int
-        Configurations found in the cache (or repeated within the sweep).
-    """
-
-    def __init__(self, results: Sequence[Any], executed: int, cached: int) -> None:
-        super().__init__(results)
-        self.executed = executed
-        self.cached = cached
-
-
-def _init_worker() -> None:
-    """One intra-op thread per worker process (set before torch is imported there)."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = "1"
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
-
-
-def _run_pool(
-    todo: dict[str, Any], fn: Callable[[Any], Any], store: Callable[[str, Any], None], bar: tqdm, jobs: int
-) -> None:
-    """Run ``todo`` in a spawn pool, storing each result as it arrives.
-
-    After the first failing run, runs not yet started are cancelled, runs under way are
-    still awaited and stored, then the first exception is raised.
-    """
-    ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx, initializer=_init_worker)
-    try:
-        pending: dict[Future, str] = {pool.submit(fn, config): key for key, config in todo.items()}
-        first_error: BaseException | None = None
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                key = pending.pop(fut)
-                if fut.cancelled():
-                    continue
-                error = fut.exception()
-                if error is None:
-                    store(key, fut.result())
-                    bar.update()
-                elif first_error is None:
-                    first_error = error
-                    for other in pending:
-                        other.cancel()
-        if first_error is not None:
-            raise first_error
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-
-
-def run_sweep(
-    configs: Sequence[Any],
-    fn: Callable[[Any], Any],
-    cache: RunCache | None,
-    *,
-    jobs: int = 1,
-    progress: bool = True,
-    desc: str = "runs",
-) -> SweepResults:
-    """Run ``fn(config)`` for every configuration not yet in ``cache``; return all results.
-
-    Parameters
-    ----------
-    configs : sequence of dataclass instances
-        Repeated configurations (same hash) run once.
-    fn : callable
-        ``fn(config) -> result`` (JSON-able).  With ``jobs > 1`` it must be picklable
-        (a module-level function) and is run in ``spawn``-started worker processes with
-        one torch/BLAS thread each.
-    cache : RunCache or None
-        None runs everything and stores nothing.
-    jobs : int
-        Worker processes (1: run in this process).
-    progress : bool
-        A tqdm bar over the runs to execute (ETA), the cached count in its label.
-    desc : str
-        Label of the progress bar.
-
-    Returns
-    -------
-    SweepResults
-        Results in the order of ``configs`` (as read back from JSON), with
-        ``executed`` and ``cached`` counts.
-
-    Notes
-    -----
-    The parent writes each result as soon as its run finishes.  If a run raises (or
-    the sweep is interrupted), finished results are already stored, pending runs are
-    cancelled and the exception propagates; calling again runs only what is missing.
-    """
-    if not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be an integer >= 1, got jobs={jobs!r}")
-    keys = [config_hash(c) for c in configs]
-    results: dict[str, Any] = {}
-    todo: dict[str, Any] = {}
-    for key, config in zip(keys, configs):
-        if key in results or key in todo:
-            continue
-        if cache is not None and cache.has(config):
-            results[key] = cache.get(config)
-        else:
-            todo[key] = config
-    n_cached = len(configs) - len(todo)
-
-    def store(key: str, result: Any) -> None:
-        if cache is not None:
-            results[key] = cache.put(todo[key], result)
-        else:
-            results[key] = _as_stored(result)
-
-    bar = tqdm(total=len(todo), desc=f"{desc} ({n_cached} cached)", unit="run", disable=not progress, leave=False)
-    try:
-        if jobs == 1 or len(todo) <= 1:
-            for key, config in todo.items():
-                store(key, fn(config))
-                bar.update()
-        else:
-            _run_pool(todo, fn, store, bar, jobs)
-    finally:
-        bar.close()
-    return SweepResults([results[k] for k in keys], executed=len(todo), cached=n_cached)

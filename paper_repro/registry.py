@@ -1,91 +1,110 @@
-"""The experiment registry and the context an experiment writes its outputs through.
+"""The experiments behind the static table, and the context an experiment writes through.
 
-An experiment is one module under :mod:`paper_repro.experiments` that calls
-:func:`register` with
+An experiment is one module under :mod:`paper_repro.experiments` (named in
+:mod:`paper_repro.catalog`) that calls :func:`register` with
 
-* an id (``"E9"``), a title and the paper's claim it tests;
-* ``profiles``: ``{"quick": cfg, "full": cfg}``, frozen dataclasses of its settings
-  (quick = CPU, embedded data, minutes; full = GPU, paper scale);
-* ``run(cfg, ctx)``: computes, then writes every output through ``ctx``
-  (:class:`Context`): figures (PNG + PDF), tables (CSV + Markdown), raw data
-  (JSON/CSV) and ``summary.md``.  ``ctx`` records each output with its caption in
-  ``figures/<ID>/manifest.json``, from which ``figures/README.md`` is built.
+* ``profiles``: ``{"quick": cfg, "full": cfg}``, frozen keyword-only dataclasses
+  composed of the specs of :mod:`paper_repro.config` (quick = CPU, embedded data,
+  minutes; full = GPU, paper scale);
+* ``run(cfg, ctx) -> numbers``: computes, writes figures, tables and raw data through
+  ``ctx`` (:class:`Context`), and returns every number its summary states (a JSON-able
+  dict with a ``"verdict"`` from :func:`paper_repro.verdicts.verdict`);
+* ``summarize(numbers) -> Summary``: the setting and findings lines of ``summary.md``,
+  a pure function of ``numbers.json`` as read back from disk
+  (:func:`paper_repro.summary.write_summary`).
+
+Title, claim and the part of the paper come from the table, never from the module.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
-import pkgutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from . import catalog
 from .io import atomic_write_text, read_json, rows_to_csv, rows_to_markdown, write_json
 
-__all__ = ["Experiment", "Context", "register", "list_experiments", "get_experiment", "read_manifest", "PROFILES"]
+__all__ = ["PROFILES", "Summary", "Experiment", "Context", "register", "list_experiments", "get_experiment", "read_manifest"]
 
 PROFILES = ("quick", "full")
 _REGISTRY: dict[str, "Experiment"] = {}
 
 
 @dataclass(frozen=True)
+class Summary:
+    """The experiment-specific lines of ``summary.md`` (the rest comes from the table and the verdict)."""
+
+    setting: list[str]
+    findings: list[str]
+
+
+@dataclass(frozen=True)
 class Experiment:
-    """One figure/table of the paper (see module docstring)."""
+    """One figure/table of the paper: its table entry, profiles, run and summary functions."""
 
-    id: str
-    title: str
-    claim: str
+    entry: catalog.Entry
     profiles: Mapping[str, Any]
-    run: Callable[[Any, "Context"], None]
-    needs_torch: bool = False
+    run: Callable[[Any, "Context"], dict]
+    summarize: Callable[[dict], Summary]
 
-    def config(self, profile: str, **overrides) -> Any:
+    @property
+    def id(self) -> str:
+        return self.entry.id
+
+    @property
+    def title(self) -> str:
+        return self.entry.title
+
+    @property
+    def claim(self) -> str:
+        return self.entry.claim
+
+    @property
+    def needs_torch(self) -> bool:
+        return self.entry.needs_torch
+
+    def config(self, profile: str, overrides: Mapping[str, Any] | None = None) -> Any:
+        """The configuration of ``profile`` with ``overrides`` applied (:func:`paper_repro.config.apply_overrides`)."""
+        from .config import apply_overrides
+
         if profile not in self.profiles:
             raise ValueError(f"experiment {self.id} has no profile {profile!r}; choose from {sorted(self.profiles)}")
-        cfg = self.profiles[profile]
-        fields = {f.name for f in dataclasses.fields(cfg)}
-        unknown = set(overrides) - fields
-        if unknown:
-            raise ValueError(f"experiment {self.id}: unknown settings {sorted(unknown)}")
-        return dataclasses.replace(cfg, **overrides) if overrides else cfg
+        return apply_overrides(self.profiles[profile], overrides or {}, where=f"experiment {self.id}")
 
 
-def register(
-    id: str, *, title: str, claim: str, profiles: Mapping[str, Any], needs_torch: bool = False
-) -> Callable[[Callable], Callable]:
-    """Decorator registering ``run(cfg, ctx)`` as experiment ``id``."""
+def register(exp_id: str, *, profiles: Mapping[str, Any], summarize: Callable[[dict], Summary]) -> Callable:
+    """Decorator registering ``run(cfg, ctx) -> numbers`` as the experiment ``exp_id`` of the table."""
+    entry = catalog.entry(exp_id)
     missing = set(PROFILES) - set(profiles)
     if missing:
-        raise ValueError(f"experiment {id} lacks profiles {sorted(missing)}")
+        raise ValueError(f"experiment {exp_id} lacks profiles {sorted(missing)}")
+    for name, cfg in profiles.items():
+        if not is_dataclass(cfg):
+            raise TypeError(f"profile {name!r} of {exp_id} must be a dataclass instance, got {type(cfg).__name__}")
 
-    def wrap(run):
-        _REGISTRY[id] = Experiment(id, title, claim, dict(profiles), run, needs_torch)
+    def wrap(run: Callable) -> Callable:
+        _REGISTRY[entry.id] = Experiment(entry, dict(profiles), run, summarize)
         return run
 
     return wrap
 
 
-def _load_all() -> None:
-    pkg = importlib.import_module(f"{__package__}.experiments")
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        importlib.import_module(f"{pkg.__name__}.{mod.name}")
+def get_experiment(exp_id: str) -> Experiment:
+    """The registered experiment ``exp_id`` (imports its module)."""
+    entry = catalog.entry(exp_id)
+    if entry.id not in _REGISTRY:
+        importlib.import_module(f"{__package__}.experiments.{entry.module}")
+    if entry.id not in _REGISTRY:  # pragma: no cover - a module that forgot to register
+        raise RuntimeError(f"module experiments.{entry.module} did not register {entry.id}")
+    return _REGISTRY[entry.id]
 
 
 def list_experiments() -> list[Experiment]:
-    """Every registered experiment, sorted by id (E1, E2, ..., E9)."""
-    _load_all()
-    return [_REGISTRY[k] for k in sorted(_REGISTRY, key=lambda s: (len(s), s))]
-
-
-def get_experiment(exp_id: str) -> Experiment:
-    _load_all()
-    key = exp_id.upper()
-    if key not in _REGISTRY:
-        raise ValueError(f"unknown experiment {exp_id!r}; available: {', '.join(e.id for e in list_experiments())}")
-    return _REGISTRY[key]
+    """Every experiment of the table, in order (imports every module)."""
+    return [get_experiment(i) for i in catalog.ids()]
 
 
 @dataclass
@@ -96,22 +115,27 @@ class Context:
     ----------
     exp_id, profile : str
     outdir : Path
-        ``figures/<ID>/``.
+        The experiment's (staging) output folder.
     device : str
         ``"cpu"`` or ``"cuda"``.
     data_dir : Path or None
-        Real datasets for full profiles.
-    seeds : int or None
-        Number of seeds (None: the profile's default).
+        Real datasets for full profiles (``--data-dir``).
     jobs : int
-        Parallel worker processes for sweeps.
+        Worker processes for sweeps.
     threads : int
-        torch intra-op threads while the experiment runs, set (and restored after) by
-        :func:`paper_repro.runner.run_experiment`; worker processes of a sweep use one.
+        torch intra-op threads while the experiment runs (set and restored by the runner).
     cache_dir : Path or None
-        Run cache root (finished runs by configuration hash).
+        Run cache root.
     progress : bool
         Show progress bars.
+    executor : paper_repro.executor.Executor or None
+        Where sweep runs execute (None: this process, or ``jobs`` local workers).
+    outputs : list of dict
+        Every file written, with its kind and caption (``manifest.json``).
+    data : dict
+        ``{dataset name: fingerprint}`` of the data the runs read.
+    runs : dict
+        Runs ``executed`` and found ``cached`` by the sweeps.
     """
 
     exp_id: str
@@ -119,14 +143,14 @@ class Context:
     outdir: Path
     device: str = "cpu"
     data_dir: Path | None = None
-    seeds: int | None = None
     jobs: int = 1
     threads: int = 1
     cache_dir: Path | None = None
     progress: bool = True
-    config: Any = None
-    verdict: str | None = None
+    executor: Any = None
     outputs: list[dict] = field(default_factory=list)
+    data: dict[str, str] = field(default_factory=dict)
+    runs: dict[str, int] = field(default_factory=lambda: {"executed": 0, "cached": 0})
     started: float = field(default_factory=time.time)
 
     def _record(self, kind: str, paths: Iterable[Path], caption: str) -> None:
@@ -146,7 +170,7 @@ class Context:
         md_path = atomic_write_text(self.outdir / f"{name}.md", f"{caption}\n\n" + rows_to_markdown(rows, digits))
         self._record("table", [csv_path, md_path], caption)
 
-    def data(self, obj: Any, name: str, caption: str) -> None:
+    def data_file(self, obj: Any, name: str, caption: str) -> None:
         """Write raw data behind a figure as ``<name>.json``."""
         self._record("data", [write_json(self.outdir / f"{name}.json", obj)], caption)
 
@@ -154,35 +178,42 @@ class Context:
         """Write raw data rows as ``<name>.csv`` (no Markdown twin)."""
         self._record("data", [atomic_write_text(self.outdir / f"{name}.csv", rows_to_csv(rows))], caption)
 
-    def summary(self, claim: str, findings: list[str], verdict: str) -> None:
-        """Write ``summary.md``: the paper's claim, our numbers, and whether they support it."""
-        lines = [f"# {self.exp_id} ({self.profile} profile)", "", f"**Claim tested.** {claim}", "", "**What we measured.**", ""]
-        lines += [f"- {f}" for f in findings]
-        lines += ["", f"**Verdict.** {verdict}", ""]
-        path = atomic_write_text(self.outdir / "summary.md", "\n".join(lines))
-        self._record("summary", [path], "claim, numbers and verdict")
-        self.verdict = verdict
+    def sweep(
+        self,
+        configs: Sequence[Any],
+        fn: Callable[[Any], Any],
+        desc: str,
+        *,
+        dataset: Callable[[Any], str | None] | None = None,
+    ) -> list[Any]:
+        """Run ``fn`` over ``configs`` through the run cache (:func:`paper_repro.executor.run_sweep`).
 
-    def write_manifest(self, exp: Experiment) -> Path:
-        cfg = dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else self.config
-        return write_json(
-            self.outdir / "manifest.json",
-            {
-                "id": exp.id,
-                "title": exp.title,
-                "claim": exp.claim,
-                "profile": self.profile,
-                "device": self.device,
-                "threads": self.threads,
-                "config": cfg,
-                "seconds": round(time.time() - self.started, 2),
-                "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
-                "verdict": self.verdict,
-                "outputs": self.outputs,
-            },
+        ``dataset(config)`` names the dataset a run reads (its fingerprint becomes part
+        of the run id and is recorded in the manifest); None for runs without data.
+        """
+        from .cache import RunCache
+        from .executor import run_sweep
+
+        def data(config: Any) -> str | None:
+            name = dataset(config) if dataset is not None else None
+            if name is None:
+                return None
+            if name not in self.data:
+                from eoc.datasets import fingerprint
+
+                self.data[name] = fingerprint(name, self.data_dir)
+            return self.data[name]
+
+        cache = RunCache(self.cache_dir) if self.cache_dir is not None else None
+        out = run_sweep(
+            configs, fn, cache, data=data, jobs=self.jobs, executor=self.executor, progress=self.progress, desc=desc
         )
+        self.runs["executed"] += out.executed
+        self.runs["cached"] += out.cached
+        return list(out)
 
 
 def read_manifest(outdir: Path) -> dict | None:
+    """``<outdir>/manifest.json``, or None if the experiment was never run there."""
     path = Path(outdir) / "manifest.json"
     return read_json(path) if path.exists() else None

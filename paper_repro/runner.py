@@ -1,13 +1,28 @@
-"""Run experiments by id: configure, give them a :class:`~paper_repro.registry.Context`, index outputs.
+"""Run experiments by id: validate everything first, then run, publish and index.
+
+Order.  :func:`run_many` checks every argument before any work starts: the ids (an
+unknown id among many stops the command before the first experiment runs), the
+profile, seeds, jobs, threads and device, that the cache and figures folders can be
+created and written, every ``--set`` key against the selected experiments, and that
+the data every run will read is there (its fingerprint is computed).
+
+Outputs.  Each experiment writes into its own staging folder (unique per process and
+run, :func:`paper_repro.io.staging_dir`) and the finished folder replaces
+``figures/<ID>`` in one rename (:func:`paper_repro.io.publish_dir`): two runs into one
+figures folder both succeed, and a failed run leaves the previous outputs in place.
+
+``--set``.  A plain key applies to every selected experiment that has it (a unique
+dotted suffix sets every key it ends, :func:`paper_repro.config.resolve_key`) and is an error only when
+none has it; ``ID.KEY`` applies to that experiment and is an error when it lacks it.
+``--seeds N`` sets ``seeds = N`` wherever a configuration has seeds; the manifest
+records the seeds each experiment used.
 
 Threads.  The runner, and nothing else, sets torch's intra-op thread count while an
-experiment that uses torch runs, and restores it afterwards.  The default on the CPU
-is one thread: the quick profiles train and score small networks on 8x8 images,
-whose operations are too small for intra-op parallelism to pay off, and on a shared
-machine extra threads only compete for the cores (measured on a loaded 2-core
-machine: E7's quick profile took 10 s on one thread and 494 s on two, with the same
-outputs).  On CUDA the default leaves torch's setting.  Parallelism across runs comes from ``jobs`` (worker processes, one
-thread each).
+experiment that uses torch runs, and restores it afterwards.  The default on the CPU is
+one thread: the quick profiles run small networks whose operations are too small for
+intra-op parallelism to pay off, and on a shared machine extra threads only compete
+for the cores.  On CUDA the default leaves torch's setting.
+Parallelism across runs comes from ``jobs`` (worker processes, one thread each).
 """
 
 from __future__ import annotations
@@ -15,14 +30,114 @@ from __future__ import annotations
 import shutil
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping, Sequence
 
-from . import paths
-from .registry import Context, get_experiment, list_experiments
+from . import catalog, paths
+from .config import as_dict, leaves, resolve_key, settable_keys
+from .io import publish_dir, staging_dir, write_json
+from .registry import PROFILES, Context, Experiment, get_experiment
 from .report import build_index
+from .summary import write_summary
 
-__all__ = ["run_experiment", "run_many"]
+__all__ = ["run_experiment", "run_many", "plan", "Planned"]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One experiment about to run: the experiment and its final configuration."""
+
+    exp: Experiment
+    config: Any
+
+    @property
+    def seeds(self) -> list[int] | None:
+        n = getattr(self.config, "seeds", None)
+        return list(range(n)) if isinstance(n, int) else None
+
+    def datasets(self) -> list[str]:
+        """Every dataset named in the configuration (fields ``dataset`` / ``datasets``)."""
+        found: list[str] = []
+        for key, value in leaves(self.config):
+            name = key.rsplit(".", 1)[-1]
+            values = value if name == "datasets" else (value,) if name == "dataset" else ()
+            for v in values:
+                if v is not None and v not in found:
+                    found.append(v)
+        return found
+
+
+def _check_positive(name: str, flag: str, value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{name} ({flag}) must be an integer >= 1, got {name}={value!r}")
+
+
+def _writable_dir(path: Path, flag: str) -> Path:
+    """``path`` created if needed and checked writable (proofs_check's check, the one implementation)."""
+    from proofs_check.results import prepare_out_dir
+
+    return prepare_out_dir(Path(path).expanduser(), flag).resolve()
+
+
+def _split_overrides(ids: Sequence[str], overrides: Mapping[str, Any]) -> tuple[dict, dict[str, dict]]:
+    """Plain keys, and ``ID.KEY`` keys per selected experiment (an unselected ID is an error)."""
+    plain, scoped = {}, {i: {} for i in ids}
+    for key, value in overrides.items():
+        head, _, rest = key.partition(".")
+        if rest and head.upper() in catalog.ids():
+            exp_id = catalog.entry(head).id
+            if exp_id not in scoped:
+                raise ValueError(f"--set {key}: experiment {exp_id} is not among those run ({', '.join(ids)})")
+            scoped[exp_id][rest] = value
+        else:
+            plain[key] = value
+    return plain, scoped
+
+
+def plan(
+    ids: Sequence[str], profile: str = "quick", *, overrides: Mapping[str, Any] | None = None, seeds: int | None = None
+) -> list[Planned]:
+    """The experiments ``ids`` (``"all"`` for every one) with their final configurations.
+
+    Raises
+    ------
+    ValueError
+        An unknown id or profile, a bad seeds value, or a ``--set`` key no selected
+        experiment has (the message lists the valid keys).
+    """
+    ids = list(ids)
+    if not ids:
+        raise ValueError("no experiment given: name ids (E1 ... E9) or 'all'")
+    if "all" in [str(i).lower() for i in ids]:
+        ids = catalog.ids()
+    ids = list(dict.fromkeys(catalog.entry(i).id for i in ids))  # validates every id before importing anything
+    if profile not in PROFILES:
+        raise ValueError(f"profile (--profile) must be one of {PROFILES}, got profile={profile!r}")
+    _check_positive("seeds", "--seeds", seeds)
+    plain, scoped = _split_overrides(ids, dict(overrides or {}))
+    exps = {i: get_experiment(i) for i in ids}
+    base = {i: e.profiles[profile] for i, e in exps.items()}
+    used = {k: [] for k in plain}
+    per_exp: dict[str, dict] = {}
+    for i, cfg in base.items():
+        mine = {}
+        for key, value in plain.items():
+            try:
+                found = resolve_key(cfg, key)
+            except ValueError:  # a field this experiment sweeps: not one it has to set
+                found = []
+            if found:
+                mine[key] = value
+                used[key].append(i)
+        if seeds is not None and "seeds" in {f.name for f in fields(cfg)}:
+            mine["seeds"] = seeds
+        per_exp[i] = {**mine, **scoped[i]}
+    for key, where in used.items():
+        if not where:
+            valid = "; ".join(f"{i}: {', '.join(settable_keys(c))}" for i, c in base.items())
+            raise ValueError(f"--set {key}: no selected experiment has this setting; valid keys: {valid}")
+    return [Planned(exps[i], exps[i].config(profile, per_exp[i])) for i in ids]
 
 
 def _check_threads(threads: int | None, device: str) -> int:
@@ -54,8 +169,89 @@ def _torch_threads(n: int, needs_torch: bool) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def run_experiment(
-    exp_id: str,
+def _check_torch(planned: Sequence[Planned]) -> None:
+    """PyTorch is importable if a planned experiment needs it (named in the error)."""
+    import importlib.util
+
+    need = [p.exp.id for p in planned if p.exp.needs_torch]
+    if need:
+        try:
+            found = importlib.util.find_spec("torch") is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise ValueError(f"{', '.join(need)} need PyTorch, which is not installed (pip install 'eoc-pruning[repro]')")
+
+
+def _check_data(planned: Sequence[Planned], data_dir: Path | None) -> None:
+    """Every dataset the runs will read is there (its fingerprint can be computed)."""
+    from eoc.datasets import fingerprint
+
+    for p in planned:
+        for name in p.datasets():
+            try:
+                fingerprint(name, data_dir)
+            except ValueError as exc:
+                raise ValueError(f"{p.exp.id} ({p.config.__class__.__name__}.dataset={name!r}): {exc}") from exc
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the sweep workers), user + system."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _manifest(p: Planned, ctx: Context, verdict: str, cpu: float) -> dict:
+    from eoc import __version__
+
+    from .cache import RESULTS_SCHEMA
+
+    e = p.exp.entry
+    return {
+        "id": e.id,
+        "title": e.title,
+        "paper": e.paper,
+        "claim": e.claim,
+        "profile": ctx.profile,
+        "device": ctx.device,
+        "threads": ctx.threads,
+        "jobs": ctx.jobs,
+        "seeds": p.seeds,
+        "config": as_dict(p.config),
+        "data": ctx.data,
+        "runs": ctx.runs,
+        "results_schema": RESULTS_SCHEMA,
+        "version": __version__,
+        "seconds": round(time.time() - ctx.started, 2),
+        "cpu_seconds": round(_cpu_seconds() - cpu, 2),
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "verdict": verdict,
+        "outputs": ctx.outputs,
+    }
+
+
+def _run_one(p: Planned, root: Path, settings: dict) -> Context:
+    from .style import applied
+
+    staging = staging_dir(root, p.exp.id)
+    cpu = _cpu_seconds()
+    ctx = Context(exp_id=p.exp.id, profile=settings["profile"], outdir=staging, **settings["ctx"])
+    try:
+        with _torch_threads(ctx.threads, p.exp.needs_torch), applied():
+            numbers = p.exp.run(p.config, ctx)
+        verdict = write_summary(p.exp, ctx, numbers)
+        write_json(staging / "manifest.json", _manifest(p, ctx, verdict, cpu))
+        ctx.outdir = publish_dir(staging, root / p.exp.id)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return ctx
+
+
+def run_many(
+    ids: Sequence[str],
     profile: str = "quick",
     *,
     device: str = "cpu",
@@ -66,82 +262,83 @@ def run_experiment(
     figures_root: Path | None = None,
     cache_dir: Path | None = None,
     progress: bool = True,
-    overrides: dict[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
     index: bool = True,
-) -> Context:
-    """Run one experiment and (by default) rebuild ``figures/README.md``.
+    verbose: bool = True,
+    executor: Any = None,
+) -> list[Context]:
+    """Run the experiments ``ids`` (``["all"]`` for every one) after validating everything.
 
-    ``overrides`` replace fields of the profile's configuration (used by the smoke
-    tests to run at tiny size).  Outputs of a previous run of the same experiment
-    are replaced only once the new run has finished (they are written to a
-    staging folder first).  ``threads``: torch intra-op threads while the experiment
-    runs (None: 1 on the CPU, torch's setting on CUDA; see the module docstring).
+    Parameters
+    ----------
+    ids : sequence of str
+        Experiment ids or ``"all"``.
+    profile : {"quick", "full"}
+    device : {"cpu", "cuda"}
+    data_dir : path, optional
+        Folder of the file datasets (``--data-dir``).
+    seeds : int, optional
+        Number of seeds (0 .. seeds - 1) wherever a configuration has seeds.
+    jobs : int
+        Worker processes per sweep.
+    threads : int, optional
+        torch intra-op threads (default: 1 on the CPU).
+    figures_root, cache_dir : path, optional
+        Output and cache folders (default :func:`paper_repro.paths.figures_dir` and
+        :func:`paper_repro.paths.cache_dir`).
+    progress : bool
+        Progress bars.
+    overrides : dict
+        ``--set`` values, keys ``KEY`` or ``ID.KEY`` (module docstring).
+    index : bool
+        Rebuild ``figures/README.md`` at the end.
+    verbose : bool
+        One line per experiment on stdout.
+    executor : paper_repro.executor.Executor, optional
+        Where the runs of every sweep execute (default: this process, or ``jobs`` local
+        worker processes); a distributed executor plugs in here.
+
+    Returns
+    -------
+    list of Context
+        One per experiment, ``outdir`` the published folder.
     """
-    exp = get_experiment(exp_id)
-    cfg = exp.config(profile, **(overrides or {}))
+    cache = _writable_dir(cache_dir if cache_dir is not None else paths.cache_dir(), "--cache-dir")
+    root = _writable_dir(figures_root if figures_root is not None else paths.figures_dir(), "--figures-dir")
+    planned = plan(ids, profile, overrides=overrides, seeds=seeds)
+    _check_torch(planned)
+    _check_positive("jobs", "--jobs", jobs)
     if device != "cpu":  # validate (and check CUDA); "cpu" needs no torch import
         from eoc.nn import resolve_device
 
         device = str(resolve_device(device))
-    if seeds is not None and seeds < 1:
-        raise ValueError(f"seeds must be >= 1, got {seeds}")
-    if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}")
     threads = _check_threads(threads, device)
-    root = Path(figures_root) if figures_root else paths.figures_dir()
-    final = root / exp.id
-    staging = root / f".{exp.id}.staging"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    ctx = Context(
-        exp_id=exp.id,
-        profile=profile,
-        outdir=staging,
-        device=device,
-        data_dir=Path(data_dir) if data_dir else None,
-        seeds=seeds,
-        jobs=jobs,
-        threads=threads,
-        cache_dir=Path(cache_dir) if cache_dir else paths.cache_dir(),
-        progress=progress,
-        config=cfg,
-    )
-    try:
-        with _torch_threads(threads, exp.needs_torch):
-            exp.run(cfg, ctx)
-        ctx.write_manifest(exp)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if final.exists():
-        shutil.rmtree(final)
-    staging.rename(final)
-    ctx.outdir = final
-    if index:
-        build_index(root)
-    return ctx
-
-
-def run_many(ids: list[str], profile: str = "quick", **kw) -> list[Context]:
-    """Run several experiments (``["all"]`` for every one), indexing once at the end.
-
-    ``overrides`` keys of the form ``"E5.epochs"`` apply to that experiment only;
-    plain keys apply to every experiment run.
-    """
-    if ids == ["all"] or "all" in ids:
-        ids = [e.id for e in list_experiments()]
-    overrides = kw.pop("overrides", None) or {}
+    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
+        raise ValueError(f"--data-dir {data_dir}: no such folder")
+    data_dir = Path(data_dir).expanduser().resolve() if data_dir is not None else None
+    _check_data(planned, data_dir)
+    settings = {
+        "profile": profile,
+        "ctx": {"device": device, "data_dir": data_dir, "jobs": jobs, "threads": threads, "cache_dir": cache,
+                "progress": progress, "executor": executor},
+    }  # fmt: skip
     out = []
     t0 = time.time()
-    for exp_id in ids:
-        mine = {k.split(".", 1)[1]: v for k, v in overrides.items() if k.upper().startswith(f"{exp_id.upper()}.")}
-        common = {k: v for k, v in overrides.items() if "." not in k}
-        print(f"[paper_repro] {exp_id} ({profile}) ...", flush=True)
-        ctx = run_experiment(exp_id, profile, index=False, overrides={**common, **mine}, **kw)
-        print(f"[paper_repro] {exp_id} done in {time.time() - ctx.started:.1f} s -> {ctx.outdir}", flush=True)
+    for p in planned:
+        if verbose:
+            print(f"[paper_repro] {p.exp.id} ({profile}) ...", flush=True)
+        ctx = _run_one(p, root, settings)
+        if verbose:
+            print(f"[paper_repro] {p.exp.id} done in {time.time() - ctx.started:.1f} s -> {ctx.outdir}", flush=True)
         out.append(ctx)
-    root = Path(kw.get("figures_root") or paths.figures_dir())
-    build_index(root)
-    print(f"[paper_repro] {len(out)} experiment(s) in {time.time() - t0:.1f} s; index: {root / 'README.md'}")
+    if index:
+        build_index(root)
+        if verbose:
+            print(f"[paper_repro] {len(out)} experiment(s) in {time.time() - t0:.1f} s; index: {root / 'README.md'}")
     return out
+
+
+def run_experiment(exp_id: str, profile: str = "quick", **kw: Any) -> Context:
+    """Run one experiment (:func:`run_many` with one id); ``overrides`` as there."""
+    kw.setdefault("verbose", False)
+    return run_many([exp_id], profile, **kw)[0]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -30,11 +30,10 @@ from tqdm import tqdm
 
 from eoc.nn import resolve_device
 
-from .data import Dataset, iterate_batches
+from .batches import TensorData, iterate_batches
+from .config import TrainSpec
 
 __all__ = [
-    "SCHEDULES",
-    "TrainConfig",
     "train",
     "evaluate",
     "learning_rate",
@@ -44,67 +43,7 @@ __all__ = [
     "count_parameters",
 ]
 
-SCHEDULES = ("step", "cosine", "constant")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Hyper-parameters of :func:`train` (a frozen dataclass, hashable into a run id).
-
-    Attributes
-    ----------
-    epochs : int
-    batch_size : int
-    lr : float
-        Initial learning rate.
-    momentum : float
-        SGD momentum in [0, 1).
-    weight_decay : float
-        L2 penalty of SGD (applied to every parameter).
-    schedule : str
-        ``"step"``: divide the learning rate by 10 at each fraction of training in
-        ``milestones``; ``"cosine"``: :math:`\\eta_e = \\eta (1 + \\cos(\\pi e/E))/2`
-        per epoch; ``"constant"``.
-    milestones : tuple of float
-        Fractions of training (in (0, 1), increasing) at which the step schedule decays.
-    augment : bool
-        Random crop (padding 4, black) and horizontal flip of every training batch.
-    eval_every_epoch : bool
-        Evaluate on the test split after every epoch (else only after the last).
-    seed : int
-        Seeds ``torch.manual_seed`` and the generator of shuffling and augmentation.
-    """
-
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    schedule: str = "step"
-    milestones: tuple[float, ...] = (0.5, 0.75)
-    augment: bool = False
-    eval_every_epoch: bool = True
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ValueError(f"epochs must be an integer >= 1, got epochs={self.epochs!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got batch_size={self.batch_size!r}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be > 0 and finite, got lr={self.lr!r}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got momentum={self.momentum!r}")
-        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
-            raise ValueError(f"weight_decay must be >= 0 and finite, got weight_decay={self.weight_decay!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got schedule={self.schedule!r}")
-        ms = tuple(self.milestones)
-        if any(not 0 < m < 1 for m in ms) or list(ms) != sorted(ms):
-            raise ValueError(f"milestones must be increasing fractions in (0, 1), got milestones={self.milestones!r}")
-
-
-def learning_rate(config: TrainConfig, epoch: int) -> float:
+def learning_rate(config: TrainSpec, epoch: int) -> float:
     """Learning rate of epoch ``epoch`` (0-based) under ``config.schedule``.
 
     Step: epoch ``e`` is decayed once per milestone ``m`` with ``e >= m * epochs``
@@ -195,9 +134,10 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: 
 
 def train(
     model: nn.Module,
-    data: Dataset,
-    config: TrainConfig,
+    data: TensorData,
+    config: TrainSpec,
     *,
+    seed: int = 0,
     device: str = "cpu",
     progress: bool = True,
     desc: str = "train",
@@ -213,9 +153,11 @@ def train(
     ----------
     model : torch.nn.Module
         Possibly pruned with ``torch.nn.utils.prune``; moved to ``device``.
-    data : Dataset
+    data : TensorData
         Train and test tensors (moved to ``device`` as a whole).
-    config : TrainConfig
+    config : TrainSpec
+    seed : int
+        Seeds ``torch.manual_seed`` and the generator of shuffling and augmentation.
     device : {"cpu", "cuda"}
     progress : bool
         A tqdm bar over epochs (ETA, loss, accuracy).
@@ -229,11 +171,11 @@ def train(
         (best evaluated epoch before any divergence, chance if none), ``diverged``,
         ``epochs_run``, ``history`` (per epoch: ``epoch``, ``lr``, ``train_loss``,
         ``train_acc``, ``test_loss``, ``test_acc``; test values None when not
-        evaluated), ``seconds``, ``params_kept``, ``params_total``, ``config``.
+        evaluated), ``seconds``, ``params_kept``, ``params_total``, ``config``, ``seed``.
     """
     dev = resolve_device(device)
-    torch.manual_seed(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
     model.to(dev)
     x_tr, y_tr = data.x_train.to(dev), data.y_train.to(dev)
     x_te, y_te = data.x_test.to(dev), data.y_test.to(dev)
@@ -303,4 +245,5 @@ def train(
         "params_kept": kept,
         "params_total": total,
         "config": asdict(config),
+        "seed": seed,
     }

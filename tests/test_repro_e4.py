@@ -1,5 +1,5 @@
-"""E4 (rescaling table) at tiny size: outputs, manifest, summary, and the pairing of runs
-with and without the rescaling trick (same weights and mask, scaled rows)."""
+"""E4 (rescaling table) at tiny size: outputs, manifest, summary from numbers, and the pairing
+of runs with and without the rescaling trick (same weights and mask, scaled rows)."""
 
 from __future__ import annotations
 
@@ -13,19 +13,20 @@ pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 
 from paper_repro import run_experiment  # noqa: E402
-from paper_repro.experiments.e4_rescaling import ModelSpec  # noqa: E402
+from paper_repro.config import InitSpec, ModelSpec, NetworkSpec, PruneSpec, TrainSpec  # noqa: E402
 from paper_repro.runs import PruneRun, run_pruned  # noqa: E402
-from paper_repro.train import TrainConfig  # noqa: E402
+from paper_repro.summary import unsourced_numbers  # noqa: E402
 
 TINY = {
     "models": (
-        ModelSpec("FFNN", "digits", "ffnn", "tanh", 0.2, lr=0.005, weight_decay=1e-4, depth=3, width=8),
-        ModelSpec("VGG", "digits", "vgg", "relu", 0.0, lr=0.01, weight_decay=5e-4, vgg=(4, "M", 8)),
+        ModelSpec(label="FFNN", dataset="digits", network=NetworkSpec(arch="ffnn", depth=3, width=8, activation="tanh"),
+                  init=InitSpec(sigma_b=0.2), train=TrainSpec(epochs=1, lr=0.005, weight_decay=1e-4)),
+        ModelSpec(label="VGG", dataset="digits", network=NetworkSpec(arch="vgg", vgg=(4, "M", 8)),
+                  train=TrainSpec(epochs=1, lr=0.01)),
     ),
     "sparsities": (0.5, 0.8),
-    "epochs": 1,
     "seeds": 2,
-}
+}  # fmt: skip
 
 
 def test_tiny_table_writes_outputs_and_summary(tmp_path):
@@ -41,13 +42,15 @@ def test_tiny_table_writes_outputs_and_summary(tmp_path):
         assert float(r["rho_mean"]) > 1
     runs = list(csv.DictReader((out / "runs.csv").read_text().splitlines()))
     assert len(runs) == 2 * 2 * (1 + 2 * 2)
+    numbers = json.loads((out / "numbers.json").read_text())
+    assert [e["n"] for e in numbers["verdict"]["expectations"]] == [4, 4], "paired gains of 2 sparsities x 2 seeds"
     summary = (out / "summary.md").read_text()
-    assert "**Claim tested.**" in summary and "**Verdict.**" in summary and "FFNN (dense" in summary
+    assert "FFNN (dense" in summary and unsourced_numbers(summary, numbers) == []
 
 
 def test_rescaled_run_starts_from_the_same_weights_and_mask(monkeypatch):
     """With and without the trick, one seed prunes the same weights; the trick multiplies each
-    neuron's kept weights by rho_i >= 1 (THEORY.md section 5), nothing else."""
+    neuron's kept weights by rho_i >= 1 (docs/theory.md §5), nothing else."""
     import paper_repro.train as train_module
 
     seen = {}
@@ -57,11 +60,11 @@ def test_rescaled_run_starts_from_the_same_weights_and_mask(monkeypatch):
         raise StopIteration
 
     monkeypatch.setattr(train_module, "train", capture)
-    tc = TrainConfig(epochs=1, batch_size=64)
     for rescale in (None, "neuron"):
         run = PruneRun(
-            "digits", "ffnn", 0, depth=3, width=8, activation="tanh", sigma_b=0.2, sparsity=0.7, rescale=rescale,
-            train=tc,
+            dataset="digits", network=NetworkSpec(arch="ffnn", depth=3, width=8, activation="tanh"),
+            init=InitSpec(sigma_b=0.2), prune=PruneSpec(sparsity=0.7, rescale=rescale),
+            train=TrainSpec(epochs=1, batch_size=64),
         )  # fmt: skip
         with pytest.raises(StopIteration):
             run_pruned(run)

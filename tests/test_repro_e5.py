@@ -1,5 +1,5 @@
-"""E5 (standard vs Stable ResNet under SNIP) at tiny size: outputs, manifest, summary,
-the pairing of the two variants, and resuming from the run cache."""
+"""E5 (standard vs Stable ResNet under SNIP) at tiny size: two depths, the pairing of the two
+variants, the depth expectation, summary from numbers, and resuming from the run cache."""
 
 from __future__ import annotations
 
@@ -13,33 +13,47 @@ pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 
 from paper_repro import run_experiment  # noqa: E402
+from paper_repro.batches import load_tensors  # noqa: E402
 from paper_repro.cache import RunCache  # noqa: E402
+from paper_repro.config import NetworkSpec, PruneSpec  # noqa: E402
 from paper_repro.runs import PruneRun, prune_model  # noqa: E402
+from paper_repro.summary import unsourced_numbers  # noqa: E402
 
-TINY = {"depths": (8,), "width_multiplier": 0.25, "sparsities": (0.9,), "epochs": 1}
+TINY = {"depths": (8, 14), "width_multiplier": 0.25, "sparsities": (0.9,), "epochs": 1}
+
+
+def test_quick_profile_tests_the_depth_dependence():
+    from paper_repro import get_experiment
+
+    assert len(get_experiment("E5").profiles["quick"].depths) > 1
 
 
 def test_tiny_run_writes_outputs_and_resumes_from_the_cache(tmp_path, monkeypatch):
     kw = {"figures_root": tmp_path / "figs", "cache_dir": tmp_path / "cache", "seeds": 2, "progress": False}
     run_experiment("E5", "quick", overrides=TINY, **kw)
     out = tmp_path / "figs" / "E5"
-    for name in ("accuracy.csv", "accuracy.md", "runs.csv", "summary.md", "manifest.json"):
+    for name in ("accuracy.csv", "accuracy.md", "runs.csv", "summary.md", "manifest.json", "numbers.json"):
         assert (out / name).stat().st_size > 0
     assert (out / "accuracy_standard_vs_stable.png").stat().st_size > 1000
-    assert (out / "accuracy_standard_vs_stable.pdf").exists()
     man = json.loads((out / "manifest.json").read_text())
-    assert man["config"]["depths"] == [8] and man["verdict"]
+    assert man["config"]["depths"] == [8, 14] and man["seeds"] == [0, 1] and man["verdict"]
+    numbers = json.loads((out / "numbers.json").read_text())
+    statements = [e["statement"] for e in numbers["verdict"]["expectations"]]
+    assert statements == [
+        "the Stable ResNet (SBP-SR) reaches higher test accuracy than the standard ResNet under SNIP",
+        "the Stable ResNet's advantage grows with depth",
+    ]
     summary = (out / "summary.md").read_text()
-    assert "ResNet8 at 90 % sparsity" in summary and "**Verdict.**" in summary
+    assert "ResNet14 at sparsity 0.9" in summary and unsourced_numbers(summary, numbers) == []
     rows = list(csv.DictReader((out / "runs.csv").read_text().splitlines()))
-    assert sorted((r["variant"], r["seed"]) for r in rows) == [
-        ("stable", "0"), ("stable", "1"), ("standard", "0"), ("standard", "1"),
-    ]  # fmt: skip
-    assert len(list((tmp_path / "cache").iterdir())) == 4
+    assert sorted((r["model"], r["variant"], r["seed"]) for r in rows) == [
+        (m, v, s) for m in ("resnet14", "resnet8") for v in ("stable", "standard") for s in ("0", "1")
+    ]
+    assert len(list((tmp_path / "cache").iterdir())) == 8
 
     stored = []
     original = RunCache.put
-    monkeypatch.setattr(RunCache, "put", lambda self, cfg, res: stored.append(cfg) or original(self, cfg, res))
+    monkeypatch.setattr(RunCache, "put", lambda self, *a, **k: stored.append(a) or original(self, *a, **k))
     run_experiment("E5", "quick", overrides=TINY, **kw)
     assert stored == [], "the second run must execute no training run"
     assert (out / "summary.md").read_text() == summary
@@ -49,14 +63,12 @@ def test_same_seed_gives_the_same_weights_to_both_variants():
     """Stable and standard ResNets of one seed differ only in the branch scale buffer."""
     import torch
 
-    from paper_repro.data import load_dataset
-
-    data = load_dataset("digits")
+    data = load_tensors("digits")
     nets = {}
     for stable in (False, True):
         run = PruneRun(
-            "digits", "resnet", 3, depth=8, width_multiplier=0.25, stable=stable, method="magnitude", sparsity=0.5,
-            batch=10, balanced=True,
+            dataset="digits", network=NetworkSpec(arch="resnet", depth=8, width_multiplier=0.25, stable=stable),
+            prune=PruneSpec(method="magnitude", sparsity=0.5, batch=10, balanced=True), seed=3,
         )  # fmt: skip
         nets[stable], record = prune_model(run, data)
         layers = record["layers"]

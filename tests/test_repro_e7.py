@@ -1,5 +1,5 @@
-"""E7 (layer-wise mask densities) at tiny size: one density per layer, network and
-method, kept fractions consistent with the global sparsity, figures and summary."""
+"""E7 (layer-wise mask densities) at tiny size: one density per layer, network and method,
+kept fractions consistent with the global sparsity, figures, numbers and summary."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 
 from paper_repro import run_experiment  # noqa: E402
+from paper_repro.config import named_network  # noqa: E402
+from paper_repro.summary import unsourced_numbers  # noqa: E402
 
-TINY = {"resnet": ("resnet8", 0.25), "vgg": ("vgg11", 0.125), "synflow_rounds": 2, "sparsity": 0.9}
+TINY = {"resnet": named_network("resnet8", 0.25), "vgg": named_network("vgg11", 0.125), "rounds": 2, "sparsity": 0.9}
 
 
 def test_tiny_run_writes_densities_figures_and_summary(tmp_path):
@@ -37,6 +39,8 @@ def test_tiny_run_writes_densities_figures_and_summary(tmp_path):
     resnet_layers = [r["layer"] for r in groups["standard ResNet", "SNIP"]]
     assert resnet_layers[0] == "conv1" and resnet_layers[-1] == "fc" and "layer2.0.shortcut.0" in resnet_layers
     man = json.loads((out / "manifest.json").read_text())
-    assert man["config"]["resnet"] == ["resnet8", 0.25] and man["verdict"]
+    assert man["config"]["resnet"]["depth"] == 8 and man["verdict"]
+    numbers = json.loads((out / "numbers.json").read_text())
+    assert numbers["verdict"]["count"] == 4
     summary = (out / "summary.md").read_text()
-    assert "SNIP vs SBP-SR" in summary and "**Verdict.**" in summary
+    assert "SNIP vs SBP-SR" in summary and unsourced_numbers(summary, numbers) == []

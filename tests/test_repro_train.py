@@ -13,9 +13,9 @@ pytest.importorskip("sklearn")
 from torch import nn  # noqa: E402
 from torch.nn.utils import prune  # noqa: E402
 
-from paper_repro.data import load_dataset  # noqa: E402
+from paper_repro.batches import load_tensors  # noqa: E402
+from paper_repro.config import TrainSpec  # noqa: E402
 from paper_repro.train import (  # noqa: E402
-    TrainConfig,
     check_masks,
     count_parameters,
     enforce_masks_,
@@ -36,7 +36,7 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def digits():
-    return load_dataset("digits")
+    return load_tensors("digits")
 
 
 def ffnn(seed: int = 0) -> nn.Sequential:
@@ -52,14 +52,14 @@ def pruned_ffnn(seed: int = 0, amount: float = 0.6) -> nn.Sequential:
 
 
 def test_two_epochs_beat_chance_and_report_everything(digits):
-    result = train(ffnn(), digits, TrainConfig(epochs=2, batch_size=64, lr=0.05), progress=False)
+    result = train(ffnn(), digits, TrainSpec(epochs=2, batch_size=64, lr=0.05), progress=False)
     assert result["final_test_acc"] > 0.5 and not result["diverged"]
     assert result["best_test_acc"] >= result["final_test_acc"]
     assert [h["epoch"] for h in result["history"]] == [1, 2]
     assert [h["lr"] for h in result["history"]] == pytest.approx([0.05, 0.005])  # step at 50 %
     assert result["history"][1]["train_loss"] < result["history"][0]["train_loss"]
     assert result["params_kept"] == result["params_total"] == 64 * 32 + 32 + 32 * 10 + 10
-    assert result["config"]["lr"] == 0.05 and result["seconds"] > 0
+    assert result["config"]["lr"] == 0.05 and result["seconds"] > 0 and result["seed"] == 0
 
 
 def test_pruned_weights_stay_exactly_zero_under_momentum_and_weight_decay(digits):
@@ -67,7 +67,7 @@ def test_pruned_weights_stay_exactly_zero_under_momentum_and_weight_decay(digits
     masks = {name: m.weight_mask.clone() for name, m in (("1", model[1]), ("3", model[3]))}
     with pytest.raises(AssertionError, match=r"pruned entries of 1.weight \(_orig\) are nonzero"):
         check_masks(model)  # torch keeps the original values in weight_orig
-    cfg = TrainConfig(epochs=2, batch_size=32, lr=0.1, momentum=0.9, weight_decay=5e-3, augment=True)
+    cfg = TrainSpec(epochs=2, batch_size=32, lr=0.1, momentum=0.9, weight_decay=5e-3, augment=True)
     result = train(model, digits, cfg, progress=False)
     assert not result["diverged"]
     check_masks(model)
@@ -99,29 +99,35 @@ def test_enforce_masks_clears_orig_and_momentum(digits):
 
 
 def test_diverging_run_reports_chance_without_crashing(digits):
-    result = train(ffnn(), digits, TrainConfig(epochs=3, batch_size=64, lr=1e6), progress=False)
+    result = train(ffnn(), digits, TrainSpec(epochs=3, batch_size=64, lr=1e6), progress=False)
     assert result["diverged"] is True
     assert result["final_test_acc"] == pytest.approx(0.1) and result["final_test_loss"] is None
     assert result["epochs_run"] < 3 or result["history"][-1]["test_acc"] is None
 
 
+def test_the_seed_fixes_the_run(digits):
+    cfg = TrainSpec(epochs=1, batch_size=64, lr=0.05)
+    a, b, c = (train(ffnn(), digits, cfg, seed=s, progress=False) for s in (3, 3, 4))
+    assert a["history"] == b["history"] and a["history"] != c["history"]
+
+
 def test_eval_only_at_the_end_and_progress_bar(digits, capsys):
-    cfg = TrainConfig(epochs=2, batch_size=128, lr=0.05, eval_every_epoch=False, schedule="cosine")
+    cfg = TrainSpec(epochs=2, batch_size=128, lr=0.05, eval_every_epoch=False, schedule="cosine")
     result = train(ffnn(), digits, cfg, progress=True, desc="tiny")
     assert result["history"][0]["test_acc"] is None and result["history"][1]["test_acc"] == result["final_test_acc"]
     assert "tiny" in capsys.readouterr().err
 
 
 def test_learning_rate_schedules():
-    step = TrainConfig(epochs=160, lr=0.1)
+    step = TrainSpec(epochs=160, lr=0.1)
     assert [learning_rate(step, e) for e in (0, 79, 80, 119, 120, 159)] == pytest.approx(
         [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
     )
-    cos = TrainConfig(epochs=4, lr=0.2, schedule="cosine")
+    cos = TrainSpec(epochs=4, lr=0.2, schedule="cosine")
     assert [learning_rate(cos, e) for e in range(4)] == pytest.approx(
         [0.1 * (1 + math.cos(math.pi * e / 4)) for e in range(4)]
     )
-    assert learning_rate(TrainConfig(epochs=4, schedule="constant"), 3) == 0.1
+    assert learning_rate(TrainSpec(epochs=4, schedule="constant"), 3) == 0.1
 
 
 @pytest.mark.parametrize(
@@ -134,11 +140,11 @@ def test_learning_rate_schedules():
         ({"milestones": (0.75, 0.5)}, r"milestones must be increasing fractions in \(0, 1\)"),
     ],
 )
-def test_train_config_rejects_bad_values(bad, message):
+def test_train_spec_rejects_bad_values(bad, message):
     with pytest.raises(ValueError, match=message):
-        TrainConfig(**bad)
+        TrainSpec(**bad)
 
 
 def test_bad_device_is_named(digits):
     with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda', got device='tpu'"):
-        train(ffnn(), digits, TrainConfig(epochs=1), device="tpu", progress=False)
+        train(ffnn(), digits, TrainSpec(epochs=1), device="tpu", progress=False)

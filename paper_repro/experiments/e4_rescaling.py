@@ -1,6 +1,6 @@
 """E4: test accuracy with and without the rescaling trick, for an FFNN and a VGG-like CNN.
 
-THEORY.md sections 5 and 7.  Every network is initialized on the edge of chaos of its
+``docs/theory.md`` §5 and §7.  Every network is initialized on the edge of chaos of its
 activation, pruned at initialization by SNIP (global scope, one batch of training
 images), then trained twice from the same weights and mask: as pruned, and after
 the rescaling trick (:func:`eoc.nn.rescale_`, ``mode="neuron"``: the kept weights of
@@ -10,7 +10,11 @@ is trained as a reference.  Runs with a fully pruned layer are not trained and c
 at chance accuracy; diverged runs count at chance too (both flagged in the table).
 The accuracy is the test accuracy after the last epoch.
 
-Models (:class:`ModelSpec`):
+Expectations: for every model, the paired gain (with minus without the trick, same
+weights and mask) pooled over sparsities and seeds is positive.
+
+Models (:class:`~paper_repro.config.ModelSpec`: a label, a dataset, and the network,
+initialization and training specs of :mod:`paper_repro.config`):
 
 * FFNN: tanh, sigma_b = 0.2, sigma_w = :func:`eoc.edge_of_chaos` ``("tanh", 0.2)`` = 1.3041.
 * VGG-like CNN (:class:`eoc.nn.VGG`: 3x3 convolutions, max-pools, global average
@@ -32,8 +36,8 @@ quick
 full
     The usual protocol: 160 epochs, batch 128, momentum 0.9, step decay /10 at 50 %
     and 75 %, 3 seeds, sparsities (0.9, 0.95, 0.98).  FFNN on MNIST: depth 50, width
-    300, lr 0.005 as in E3 (not the protocol's 0.1: on digits a dense tanh FFNN of depth
-    40 already fails to train at lr 0.02), weight decay 1e-4.  VGG19 on CIFAR-10 with
+    300, lr 0.005 as in E3 (a deep tanh FFNN does not train at the protocol's 0.1),
+    weight decay 1e-4.  VGG19 on CIFAR-10 with
     the standard augmentation (random crop with padding 4, horizontal flip), weight
     decay 5e-4: with BatchNorm at lr 0.1, and without BatchNorm at lr 0.01 (the rate
     of the original VGG, trained without normalization).
@@ -41,68 +45,36 @@ full
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
 import eoc
 
-from ..registry import Context, register
+from .. import verdicts
+from ..config import InitSpec, ModelSpec, NetworkSpec, PruneSpec, TrainSpec
+from ..registry import Context, Summary, register
 from ..runs import PruneRun, sweep
 from ..style import new_figure
-from ..train import TrainConfig
+from ..summary import num, nums, pm, training
 
 #: The quick profile's VGG for 1x8x8 digits: 6 convolutions, 8x8 -> 4x4 -> 2x2.
 SMALL_VGG = (16, 16, "M", 32, 32, "M", 64, 64)
 #: (key, legend, colour) of the two bars of every sparsity.
 BARS = (("without", "pruned", "#7f7f7f"), ("with", "pruned + rescaled", "#2ca02c"))
 
-CLAIM = (
-    "Pruning moves a network initialized on the edge of chaos into the ordered phase; the rescaling trick puts "
-    "it back on the EOC and improves the test accuracy of pruned FFNNs and CNNs."
-)
+
+def _train(**kw) -> TrainSpec:
+    """The training of every quick-profile model: 10 epochs, batch 64, final accuracy only."""
+    return TrainSpec(epochs=10, batch_size=64, eval_every_epoch=False, **kw)
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """One model of the table and how it is trained.
-
-    Attributes
-    ----------
-    label : str
-        Row label.
-    dataset : str
-    arch : {"ffnn", "vgg"}
-    activation : str
-        Initialized on its EOC at ``sigma_b``.
-    sigma_b : float
-    lr, weight_decay : float
-        SGD.
-    depth, width : int
-        FFNN only.
-    vgg : tuple or str
-        VGG only: channel counts and "M", or a name of :data:`eoc.nn.VGG_CONFIGS`.
-    batch_norm : bool
-        VGG only.
-    augment : bool
-        Random crop and flip of training batches.
-    """
-
-    label: str
-    dataset: str
-    arch: str
-    activation: str
-    sigma_b: float
-    lr: float
-    weight_decay: float
-    depth: int = 0
-    width: int = 0
-    vgg: tuple | str = ()
-    batch_norm: bool = False
-    augment: bool = False
+def _train_full(**kw) -> TrainSpec:
+    """The usual protocol of the full profile: 160 epochs, batch 128."""
+    return TrainSpec(epochs=160, batch_size=128, eval_every_epoch=False, **kw)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """Settings of E4 (module docstring).
 
@@ -111,29 +83,25 @@ class Config:
     models : tuple of ModelSpec
     sparsities : tuple of float
         Pruned sparsities; the dense network is always trained as a reference.
-    epochs, batch_size : int
-    momentum : float
-    milestones : tuple of float
-        Fractions of training where the learning rate is divided by 10.
-    prune_batch : int
-    method : str
-        Pruning method (SNIP by default).
+    prune : PruneSpec
+        Method and scoring batch (sparsity and rescaling swept).
+    rescale_mode : str
     seeds : int
-        ``ctx.seeds`` overrides.
     """
 
+    SWEPT = {"prune.sparsity": "sparsities", "prune.rescale": "rescale_mode"}
+
     models: tuple = (
-        ModelSpec("FFNN", "digits", "ffnn", "tanh", 0.2, lr=0.005, weight_decay=1e-4, depth=20, width=64),
-        ModelSpec("VGG (no BN)", "digits", "vgg", "relu", 0.0, lr=0.01, weight_decay=5e-4, vgg=SMALL_VGG),
-        ModelSpec("VGG (BN)", "digits", "vgg", "relu", 0.0, lr=0.1, weight_decay=5e-4, vgg=SMALL_VGG, batch_norm=True),
+        ModelSpec(label="FFNN", dataset="digits", network=NetworkSpec(arch="ffnn", depth=20, width=64, activation="tanh"),
+                  init=InitSpec(sigma_b=0.2), train=_train(lr=0.005, weight_decay=1e-4)),
+        ModelSpec(label="VGG (no BN)", dataset="digits", network=NetworkSpec(arch="vgg", vgg=SMALL_VGG),
+                  train=_train(lr=0.01, weight_decay=5e-4)),
+        ModelSpec(label="VGG (BN)", dataset="digits", network=NetworkSpec(arch="vgg", vgg=SMALL_VGG, batch_norm=True),
+                  train=_train(lr=0.1, weight_decay=5e-4)),
     )
     sparsities: tuple = (0.5, 0.8, 0.9)
-    epochs: int = 10
-    batch_size: int = 64
-    momentum: float = 0.9
-    milestones: tuple = (0.5, 0.75)
-    prune_batch: int = 128
-    method: str = "snip"
+    prune: PruneSpec = field(default_factory=lambda: PruneSpec(method="snip", batch=128))
+    rescale_mode: str = "neuron"
     seeds: int = 3
 
 
@@ -141,53 +109,104 @@ PROFILES = {
     "quick": Config(),
     "full": Config(
         models=(
-            ModelSpec("FFNN (MNIST)", "mnist", "ffnn", "tanh", 0.2, lr=0.005, weight_decay=1e-4, depth=50, width=300),
-            ModelSpec("VGG19 (no BN)", "cifar10", "vgg", "relu", 0.0, lr=0.01, weight_decay=5e-4, vgg="vgg19",
-                      augment=True),
-            ModelSpec("VGG19 (BN)", "cifar10", "vgg", "relu", 0.0, lr=0.1, weight_decay=5e-4, vgg="vgg19",
-                      batch_norm=True, augment=True),
+            ModelSpec(label="FFNN (MNIST)", dataset="mnist",
+                      network=NetworkSpec(arch="ffnn", depth=50, width=300, activation="tanh"),
+                      init=InitSpec(sigma_b=0.2), train=_train_full(lr=0.005, weight_decay=1e-4)),
+            ModelSpec(label="VGG19 (no BN)", dataset="cifar10", network=NetworkSpec(arch="vgg", vgg="vgg19"),
+                      train=_train_full(lr=0.01, weight_decay=5e-4, augment=True)),
+            ModelSpec(label="VGG19 (BN)", dataset="cifar10", network=NetworkSpec(arch="vgg", vgg="vgg19", batch_norm=True),
+                      train=_train_full(lr=0.1, weight_decay=5e-4, augment=True)),
         ),
         sparsities=(0.9, 0.95, 0.98),
-        epochs=160,
-        batch_size=128,
     ),
 }  # fmt: skip
 
 
 def _run_config(cfg: Config, spec: ModelSpec, sparsity: float, rescale: bool, seed: int) -> PruneRun:
-    tc = TrainConfig(
-        epochs=cfg.epochs, batch_size=cfg.batch_size, lr=spec.lr, momentum=cfg.momentum,
-        weight_decay=spec.weight_decay, milestones=tuple(cfg.milestones), augment=spec.augment,
-        eval_every_epoch=False, seed=seed,
-    )  # fmt: skip
-    return PruneRun(
-        spec.dataset, spec.arch, seed, depth=spec.depth, width=spec.width, vgg=spec.vgg, batch_norm=spec.batch_norm,
-        activation=spec.activation, sigma_b=spec.sigma_b, method=cfg.method, sparsity=sparsity,
-        batch=cfg.prune_batch, rescale="neuron" if rescale else None, train=tc,
-    )  # fmt: skip
+    prune = replace(cfg.prune, sparsity=sparsity, rescale=cfg.rescale_mode if rescale else None)
+    return PruneRun(dataset=spec.dataset, network=spec.network, init=spec.init, prune=prune, train=spec.train, seed=seed)
 
 
 def _stats(rs: list[dict]) -> dict:
-    acc = np.array([r["final_test_acc"] for r in rs])
+    mean, se = verdicts.mean_se([r["final_test_acc"] for r in rs])
     return {
-        "mean": float(acc.mean()),
-        "std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
+        "mean": mean,
+        "se": se,
         "flags": sum(bool(r["collapsed"]) for r in rs) + sum(bool(r["diverged"]) for r in rs),
     }
 
 
-@register(
-    "E4",
-    title="The rescaling trick: accuracy with and without it, FFNN and VGG-like CNN",
-    claim=CLAIM,
-    profiles=PROFILES,
-    needs_torch=True,
-)
-def run(cfg: Config, ctx: Context) -> None:
-    seeds = ctx.seeds or cfg.seeds
+def _plot(cfg: Config, ctx: Context, rows: list[dict], results: dict) -> None:
+    fig, axes = new_figure(ncols=len(cfg.models), width=3.0, height=2.8, sharey=True)
+    x = np.arange(len(cfg.sparsities))
+    for ax, spec in zip(axes[0], cfg.models):
+        sel = [r for r in rows if r["model"] == spec.label]
+        for k, (key, label, color) in enumerate(BARS):
+            pos = x + (k - 0.5) * 0.38
+            ax.bar(
+                pos, [r[f"acc_{key}"] for r in sel], 0.38, yerr=[2 * r[f"se_{key}"] for r in sel], color=color,
+                capsize=2, label=label,
+            )  # fmt: skip
+            for p, sparsity in zip(pos, cfg.sparsities):
+                accs = [results[(spec.label, sparsity, key == "with", s)]["final_test_acc"] for s in range(cfg.seeds)]
+                ax.plot([p] * cfg.seeds, accs, "o", color="k", ms=2, label="seeds" if k == 0 and p == pos[0] else None)
+        ax.axhline(sel[0]["dense_acc"], color="k", ls="--", lw=0.8, label="dense")
+        ax.set_xticks(x, [f"{s:g}" for s in cfg.sparsities])
+        ax.set_xlabel("sparsity")
+        ax.set_title(spec.label)
+    axes[0, 0].set_ylabel("test accuracy")
+    axes[0, 0].set_ylim(0, 1.05)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.13))
+    ctx.figure(
+        fig,
+        "rescaling",
+        "test accuracy after SNIP without and with the rescaling trick (bars: mean +- 2 standard errors over seeds, "
+        "dots: seeds); dashed: dense network",
+    )
+
+
+def summarize(n: dict) -> Summary:
+    s = n["setting"]
+    setting = [
+        f"{s['prune']['method']} (global, batch {s['prune']['batch']}) at sparsities {nums(s['sparsities'])}, "
+        f"rescaling mode {s['rescale_mode']}, {s['seeds']} seeds.",
+        *[
+            f"{m['label']}: {m['dataset']}, {m['network']['arch']} ({m['network']['activation']}, sigma_b = "
+            f"{num(m['init']['sigma_b'])}, on its EOC), {training(m['train'])}."
+            for m in s["models"]
+        ],
+    ]
+    findings = []
+    for label, rows in n["models"].items():
+        findings.append(
+            f"{label} (dense {num(rows[0]['dense_acc'])}): "
+            + "; ".join(
+                f"s={num(r['sparsity'])}: {pm(r['acc_without'], r['se_without'])} without, "
+                f"{pm(r['acc_with'], r['se_with'])} with (paired gain {pm(r['gain'], r['gain_se'])}, positive in "
+                f"{r['gain_positive_seeds']} of {r['seeds']} seeds, mean rescaling factor {num(r['rho_mean'])})"
+                for r in rows
+            )
+            + "."
+        )
+    findings.append(f"Runs with a fully pruned layer or a diverged loss (counted at chance): {n['flagged']}.")
+    relu = n.get("relu_context")
+    if relu:
+        findings.append(
+            "Context for the ReLU rows (a property of the theory, not a fit): with sigma_b = 0 the ReLU correlation "
+            f"map does not depend on sigma_w (f({num(relu['c'])}) = {relu['f_at_sigma_w'][0]:.6f} at sigma_w = "
+            f"{num(relu['sigma_w'][0])} and {relu['f_at_sigma_w'][1]:.6f} at {num(relu['sigma_w'][1])}), so in the "
+            "mean-field picture pruning without rescaling only shrinks the signal variance layer by layer; with "
+            "BatchNorm even the variance is renormalized."
+        )
+    return Summary(setting, findings)
+
+
+@register("E4", profiles=PROFILES, summarize=summarize)
+def run(cfg: Config, ctx: Context) -> dict:
     keys, configs = [], []
     for spec in cfg.models:
-        for seed in range(seeds):
+        for seed in range(cfg.seeds):
             keys.append((spec.label, 0.0, False, seed))
             configs.append(_run_config(cfg, spec, 0.0, False, seed))
             for sparsity in cfg.sparsities:
@@ -204,121 +223,50 @@ def run(cfg: Config, ctx: Context) -> None:
         "runs",
         "every run: model, sparsity, rescaling, seed, final test accuracy, fully pruned layers, divergence",
     )
-    rows = []
+    rows, expectations, by_model = [], [], {}
     for spec in cfg.models:
-        dense = _stats([results[(spec.label, 0.0, False, s)] for s in range(seeds)])
+        dense = _stats([results[(spec.label, 0.0, False, s)] for s in range(cfg.seeds)])
+        gains = []
         for sparsity in cfg.sparsities:
-            plain = [results[(spec.label, sparsity, False, s)] for s in range(seeds)]
-            scaled = [results[(spec.label, sparsity, True, s)] for s in range(seeds)]
+            plain = [results[(spec.label, sparsity, False, s)] for s in range(cfg.seeds)]
+            scaled = [results[(spec.label, sparsity, True, s)] for s in range(cfg.seeds)]
             a, b = _stats(plain), _stats(scaled)
-            diff = np.array([y["final_test_acc"] - x["final_test_acc"] for x, y in zip(plain, scaled)])
+            diff = [y["final_test_acc"] - x["final_test_acc"] for x, y in zip(plain, scaled)]
+            gains += diff
+            gain, gain_se = verdicts.mean_se(diff)
             rows.append(
                 {
                     "model": spec.label, "sparsity": sparsity, "dense_acc": dense["mean"],
-                    "acc_without": a["mean"], "std_without": a["std"],
-                    "acc_with": b["mean"], "std_with": b["std"],
-                    "gain": float(diff.mean()), "gain_std": float(diff.std(ddof=1)) if seeds > 1 else 0.0,
-                    "gain_positive_seeds": int(np.sum(diff > 0)), "seeds": seeds,
-                    "flagged_without": a["flags"], "flagged_with": b["flags"],
+                    "acc_without": a["mean"], "se_without": a["se"], "acc_with": b["mean"], "se_with": b["se"],
+                    "gain": gain, "gain_se": gain_se, "gain_positive_seeds": int(np.sum(np.array(diff) > 0)),
+                    "seeds": cfg.seeds, "flagged_without": a["flags"], "flagged_with": b["flags"],
                     "rho_mean": float(np.mean([r["rho_mean"] for r in scaled])),
                 }
             )  # fmt: skip
+        by_model[spec.label] = [r for r in rows if r["model"] == spec.label]
+        expectations.append(
+            verdicts.expect_sign(
+                f"{spec.label}: the rescaling trick raises the test accuracy of the pruned network",
+                f"paired gain, {spec.label}, pooled over sparsities and seeds", gains, sense="greater",
+            )
+        )  # fmt: skip
     ctx.table(
         rows,
         "rescaling",
-        f"test accuracy (mean, std over {seeds} seeds) after SNIP at each sparsity, without and with the rescaling "
-        "trick (same initial weights and mask); gain: paired difference with - without; flagged: seeds with a "
-        "fully pruned layer or a diverged run (counted at chance); rho_mean: mean rescaling factor",
+        f"test accuracy (mean and standard error over {cfg.seeds} seeds) after SNIP at each sparsity, without and "
+        "with the rescaling trick (same initial weights and mask); gain: paired difference with - without; flagged: "
+        "seeds with a fully pruned layer or a diverged run (counted at chance); rho_mean: mean rescaling factor",
     )
-    _plot(cfg, ctx, rows, results, seeds)
-    _summarize(cfg, ctx, rows, seeds)
-
-
-def _plot(cfg: Config, ctx: Context, rows: list[dict], results: dict, seeds: int) -> None:
-    fig, axes = new_figure(ncols=len(cfg.models), width=3.0, height=2.8, sharey=True)
-    x = np.arange(len(cfg.sparsities))
-    for ax, spec in zip(axes[0], cfg.models):
-        sel = [r for r in rows if r["model"] == spec.label]
-        for k, (key, label, color) in enumerate(BARS):
-            pos = x + (k - 0.5) * 0.38
-            ax.bar(
-                pos, [r[f"acc_{key}"] for r in sel], 0.38, yerr=[r[f"std_{key}"] for r in sel], color=color,
-                capsize=2, label=label,
-            )  # fmt: skip
-            for p, sparsity in zip(pos, cfg.sparsities):
-                accs = [results[(spec.label, sparsity, key == "with", s)]["final_test_acc"] for s in range(seeds)]
-                ax.plot([p] * seeds, accs, "o", color="k", ms=2, label="seeds" if k == 0 and p == pos[0] else None)
-        ax.axhline(sel[0]["dense_acc"], color="k", ls="--", lw=0.8, label="dense")
-        ax.set_xticks(x, [f"{s:g}" for s in cfg.sparsities])
-        ax.set_xlabel("sparsity")
-        ax.set_title(spec.label)
-    axes[0, 0].set_ylabel("test accuracy")
-    axes[0, 0].set_ylim(0, 1.05)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=7, bbox_to_anchor=(0.5, -0.13))
-    ctx.figure(
-        fig,
-        "rescaling",
-        f"test accuracy after SNIP without and with the rescaling trick (bars: mean +- std over seeds, dots: "
-        f"seeds), {cfg.epochs} epochs; dashed: dense network",
-    )
-
-
-def _summarize(cfg: Config, ctx: Context, rows: list[dict], seeds: int) -> None:
-    findings = [
-        f"Protocol: {cfg.method} (global) at sparsities {list(cfg.sparsities)}, {cfg.epochs} epochs SGD (batch "
-        f"{cfg.batch_size}, momentum {cfg.momentum}, /10 at {list(cfg.milestones)} of training), {seeds} seeds; "
-        + "; ".join(
-            f"{m.label}: {m.dataset}, {m.activation} on its EOC, lr {m.lr}, weight decay {m.weight_decay}"
-            for m in cfg.models
-        )
-        + "."
-    ]
-    verdicts = {}
-    for spec in cfg.models:
-        sel = [r for r in rows if r["model"] == spec.label]
-        findings.append(
-            f"{spec.label} (dense {sel[0]['dense_acc']:.3f}): "
-            + "; ".join(
-                f"s={r['sparsity']:g}: {r['acc_without']:.3f} +- {r['std_without']:.3f} without, {r['acc_with']:.3f} "
-                f"+- {r['std_with']:.3f} with (gain {r['gain']:+.3f} +- {r['gain_std']:.3f}, positive in "
-                f"{r['gain_positive_seeds']}/{seeds} seeds, rho {r['rho_mean']:.2f})"
-                for r in sel
-            )
-            + "."
-        )
-        # A gain counts when its mean exceeds twice its standard error over the paired seeds.
-        se = [r["gain_std"] / np.sqrt(seeds) for r in sel]
-        up = sum(r["gain"] > max(2 * e, 0.01) for r, e in zip(sel, se))
-        down = sum(r["gain"] < -max(2 * e, 0.01) for r, e in zip(sel, se))
-        verdicts[spec.label] = (up, down, len(sel))
-    flagged = sum(r["flagged_without"] + r["flagged_with"] for r in rows)
-    findings.append(f"Runs with a fully pruned layer or a diverged loss (counted at chance): {flagged}.")
-    if any(m.activation == "relu" and m.sigma_b == 0 for m in cfg.models):
-        findings.append(
-            "Context for the ReLU rows (a property of the theory, not a fit): with sigma_b = 0 the ReLU correlation "
-            f"map does not depend on sigma_w (f(0.5) = {float(eoc.correlation_map(0.5, 'relu', 1.0, 0.0)):.6f} at "
-            f"sigma_w = 1 and {float(eoc.correlation_map(0.5, 'relu', np.sqrt(2.0), 0.0)):.6f} at sqrt 2), so in the "
-            "mean-field picture pruning without rescaling only shrinks the signal variance layer by layer and "
-            "leaves the correlation propagation of THEORY.md section 5 unchanged; with BatchNorm even the variance "
-            "is renormalized."
-        )
-    parts = [
-        f"{label}: rescaling better in {up}, worse in {down}, indistinguishable in {n - up - down} of {n} sparsities"
-        for label, (up, down, n) in verdicts.items()
-    ]
-    helps = [label for label, (up, down, _) in verdicts.items() if up > 0 and down == 0]
-    hurts = [label for label, (up, down, _) in verdicts.items() if down > 0]
-    if len(helps) == len(verdicts):
-        head = "Supported"
-    elif helps:
-        head = "Partly supported"
-    else:
-        head = "Not supported by these numbers"
-    verdict = (
-        f"{head}. A difference counts when the mean paired gain exceeds 2 standard errors and 0.01: "
-        + "; ".join(parts)
-        + "."
-        + (f" Rescaling hurts {', '.join(hurts)} somewhere; see the findings." if hurts else "")
-    )
-    ctx.summary(CLAIM, findings, verdict)
+    _plot(cfg, ctx, rows, results)
+    numbers = {
+        "setting": asdict(cfg),
+        "models": by_model,
+        "flagged": int(sum(r["flagged_without"] + r["flagged_with"] for r in rows)),
+        "verdict": verdicts.verdict(expectations),
+    }
+    if any(m.network.activation == "relu" and m.init.sigma_b == 0 for m in cfg.models):
+        sws = (1.0, float(np.sqrt(2.0)))
+        numbers["relu_context"] = {
+            "c": 0.5, "sigma_w": sws, "f_at_sigma_w": [float(eoc.correlation_map(0.5, "relu", w, 0.0)) for w in sws],
+        }  # fmt: skip
+    return numbers

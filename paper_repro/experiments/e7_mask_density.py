@@ -6,7 +6,7 @@ convolutions included, after the branch of their block) is plotted against the
 layer index, for the standard ResNet, the Stable ResNet and a VGG.  SNIP on the
 standard ResNet and SBP-SR (SNIP on the Stable ResNet) are highlighted.
 
-Theory (THEORY.md sections 3, 4 and 6): SNIP's score of layer :math:`l` scales
+Theory (``docs/theory.md`` §3, §4 and §6): SNIP's score of layer :math:`l` scales
 with the gradient reaching it.  In a standard ResNet the backward variance grows
 by a factor :math:`1 + \sigma_w^2/2` per block towards the input, so the layers
 near the output have the smallest scores and global pruning empties them first;
@@ -19,7 +19,12 @@ initialization, one class-balanced scoring batch, global pruning, GraSP with
 temperature 200, SynFlow iterated).  Densities are averaged over seeds (each
 seed: its own initialization and batch).
 
-* ``full``: CIFAR-10 (``ctx.data_dir``), ResNet32 and VGG19 at width 1, 95 %
+Expectations: the SBP-SR masks empty no layer (an exact count); per seed, SBP-SR's
+smallest layer density exceeds SNIP's on the standard ResNet, and its densities are
+more even (a smaller coefficient of variation over layers); SNIP on the standard
+ResNet keeps less of the last stage than of the first.
+
+* ``full``: CIFAR-10 (``--data-dir``), ResNet32 and VGG19 at width 1, 95 %
   sparsity, SynFlow with 100 rounds, 3 seeds.
 * ``quick``: digits, ResNet32 at width 0.5 and VGG19 at width 0.125, 95 %
   sparsity, SynFlow with 20 rounds, 3 seeds.
@@ -28,44 +33,44 @@ seed: its own initialization and batch).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, ClassVar
 
 import numpy as np
 
-from ..registry import Context, register
-from ..runs import PruneRun, named_network, sweep
-from ..style import METHOD_COLORS, METHOD_LABELS, new_figure
+from .. import verdicts
+from ..config import NetworkSpec, PruneSpec, named_network
+from ..registry import Context, Summary, register
+from ..runs import PruneRun, sweep
+from ..style import METHOD_COLORS, METHOD_LABELS, RESNET_LABELS, new_figure
+from ..summary import num
 
 __all__ = ["Config", "PROFILES", "run"]
 
-CLAIM = (
-    "SNIP on a standard ResNet distributes the kept weights very unevenly across layers, the layers near the "
-    "output being pruned most (up to layer collapse at high sparsity), while SNIP on a Stable ResNet (SBP-SR) "
-    "keeps every layer alive with more even densities; the other methods have their own layer-wise profiles."
-)
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Config:
-    """Settings of E7 (module docstring); networks as ``(name, width multiplier)``."""
+    """Settings of E7 (module docstring); ``prune.rounds`` applies to SynFlow only."""
+
+    SWEPT: ClassVar[dict[str, str]] = {"prune.method": "methods", "resnet.stable": "(both variants)"}
 
     dataset: str = "digits"
-    resnet: tuple[str, float] = ("resnet32", 0.5)
-    vgg: tuple[str, float] = ("vgg19", 0.125)
+    resnet: NetworkSpec = field(default_factory=lambda: named_network("resnet32", 0.5))
+    vgg: NetworkSpec = field(default_factory=lambda: named_network("vgg19", 0.125))
     methods: tuple[str, ...] = ("random", "magnitude", "snip", "grasp", "synflow")
-    sparsity: float = 0.95
+    prune: PruneSpec = field(default_factory=lambda: PruneSpec(sparsity=0.95, batch=10, balanced=True, rounds=20))
     seeds: int = 3
-    synflow_rounds: int = 20
-    samples_per_class: int = 10
 
 
 PROFILES = {
     "quick": Config(),
-    "full": Config(dataset="cifar10", resnet=("resnet32", 1.0), vgg=("vgg19", 1.0), synflow_rounds=100),
-}
+    "full": Config(
+        dataset="cifar10", resnet=named_network("resnet32"), vgg=named_network("vgg19"),
+        prune=PruneSpec(sparsity=0.95, batch=10, balanced=True, rounds=100),
+    ),
+}  # fmt: skip
 #: The three networks of the experiment: (key, title, stable); "vgg" uses ``Config.vgg``, the others ``Config.resnet``.
-_NETWORKS = (("resnet", "standard ResNet", False), ("stable", "Stable ResNet", True), ("vgg", "VGG", False))
+_NETWORKS = (("resnet", RESNET_LABELS["standard"], False), ("stable", RESNET_LABELS["stable"], True), ("vgg", "VGG", False))
 
 
 def _key(network: str, method: str) -> str:
@@ -77,18 +82,14 @@ def _label(network: str, method: str) -> str:
     return METHOD_LABELS[_key(network, method)]
 
 
-def _setups(cfg: Config, seeds: int) -> list[tuple[str, str, PruneRun]]:
+def _setups(cfg: Config) -> list[tuple[str, str, PruneRun]]:
     out = []
     for network, _, stable in _NETWORKS:
-        model, width = cfg.vgg if network == "vgg" else cfg.resnet
+        net = cfg.vgg if network == "vgg" else replace(cfg.resnet, stable=stable)
         for method in cfg.methods:
-            for seed in range(seeds):
-                setup = PruneRun(
-                    cfg.dataset, seed=seed, **named_network(model, width), stable=stable, method=method,
-                    sparsity=cfg.sparsity, rounds=cfg.synflow_rounds if method == "synflow" else 1,
-                    batch=cfg.samples_per_class, balanced=True,
-                )  # fmt: skip
-                out.append((network, method, setup))
+            prune = replace(cfg.prune, method=method, rounds=cfg.prune.rounds if method == "synflow" else 1)
+            for seed in range(cfg.seeds):
+                out.append((network, method, PruneRun(dataset=cfg.dataset, network=net, prune=prune, seed=seed)))
     return out
 
 
@@ -97,18 +98,21 @@ def _stage(name: str) -> str:
     return name.split(".")[0] if name.startswith("layer") else ("stem" if name == "conv1" else name)
 
 
+def _stages(names: list[str]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for i, n in enumerate(names):
+        out.setdefault(_stage(n), []).append(i)
+    return out
+
+
 def _aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per-layer mean/min/max keep over seeds, collapse counts and ResNet stage densities."""
+    """Per-layer mean/min/max keep over seeds, per-seed summaries, collapse counts and ResNet stage densities."""
     names = [layer["name"] for layer in records[0]["layers"]]
     numel = np.array([layer["numel"] for layer in records[0]["layers"]])
     keep = np.array([[layer["keep"] for layer in r["layers"]] for r in records])  # (seeds, layers)
     mean = keep.mean(axis=0)
-    stages: dict[str, list[int]] = {}
-    for i, n in enumerate(names):
-        stages.setdefault(_stage(n), []).append(i)
-    stage_density = {
-        s: float((keep[:, idx] * numel[idx]).sum() / (numel[idx].sum() * len(keep))) for s, idx in stages.items()
-    }
+    stages = _stages(names)
+    per_seed_stage = {s: (keep[:, idx] * numel[idx]).sum(axis=1) / numel[idx].sum() for s, idx in stages.items()}
     alive = mean[mean > 0]
     return {
         "names": names,
@@ -116,7 +120,11 @@ def _aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
         "mean": mean,
         "lo": keep.min(axis=0),
         "hi": keep.max(axis=0),
+        "seed_min": keep.min(axis=1),
+        "seed_cv": keep.std(axis=1) / keep.mean(axis=1),
+        "seed_stage": per_seed_stage,
         "collapsed_per_seed": float(np.mean([len(r["collapsed"]) for r in records])),
+        "collapsed_networks": sum(bool(r["collapsed"]) for r in records),
         "collapsed": sorted({n for r in records for n in r["collapsed"]}, key=names.index),
         "disconnected": sum(bool(r["disconnected"]) for r in records),
         "min": float(mean.min()),
@@ -124,7 +132,7 @@ def _aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
         "max": float(mean.max()),
         "argmax": names[int(mean.argmax())],
         "ratio": float(mean.max() / alive.min()) if len(alive) == len(mean) else math.inf,
-        "stages": stage_density,
+        "stages": {s: float(v.mean()) for s, v in per_seed_stage.items()},
     }
 
 
@@ -140,162 +148,146 @@ def _plot(ax, agg: dict[str, Any], label: str, color: str, floor: float, highlig
         ax.plot(x[zero], np.full(zero.sum(), floor), "v", color=color, ms=6, mew=0)
 
 
-def _axes_labels(ax, agg: dict[str, Any], title: str, sparsity: float) -> None:
+def _reference_lines(ax, agg: dict[str, Any], title: str, sparsity: float, floor: float) -> None:
+    """Axes, title, and the labelled reference lines: overall keep fraction, 1x1 shortcuts, emptied layers."""
     ax.set_yscale("log")
-    ax.axhline(1 - sparsity, color="k", lw=0.7, ls=":")
+    ax.axhline(1 - sparsity, color="k", lw=0.7, ls=":", label=f"overall keep fraction {1 - sparsity:.2g}")
     ax.set_xlabel("layer index (module order; classifier last)")
     ax.set_ylabel("fraction of weights kept")
     ax.set_title(title)
-    for i, n in enumerate(agg["names"]):
-        if "shortcut" in n:
-            ax.axvline(i, color="0.6", lw=0.5, ls="--")
+    shortcut = [i for i, n in enumerate(agg["names"]) if "shortcut" in n]
+    for k, i in enumerate(shortcut):
+        ax.axvline(i, color="0.6", lw=0.5, ls="--", label="1x1 shortcut convolution" if k == 0 else None)
+    ax.plot([], [], "v", color="0.3", ms=6, mew=0, label=f"layer emptied at every seed (drawn at {floor:.1e})")
 
 
 def _figures(cfg: Config, aggs: dict[tuple[str, str], dict[str, Any]], ctx: Context) -> None:
+    sparsity = cfg.prune.sparsity
     positive = [v for a in aggs.values() for v in a["mean"] if v > 0]
     floor = min(positive) / 3
-    note = (
-        f"at {100 * cfg.sparsity:g} % global sparsity on {cfg.dataset} (mean over seeds); dotted line: the "
-        f"overall keep fraction {1 - cfg.sparsity:.2g}; downward triangles: layers fully pruned at every seed "
-        f"(drawn at {floor:.1e}); dashed verticals: 1x1 shortcut convolutions"
-    )
-    fig, axes = new_figure(ncols=2, width=4.6, height=3.2, sharey=True)
-    for ax, network, title in zip(axes[0], ("resnet", "stable"), ("standard ResNet", "Stable ResNet")):
+    note = f"at sparsity {sparsity:g} (global) on {cfg.dataset}, mean over seeds; reference lines as in the legend"
+    name = f"resnet{cfg.resnet.depth} x{cfg.resnet.width_multiplier:g}"
+    fig, axes = new_figure(ncols=2, width=4.6, height=3.4, sharey=True)
+    for ax, network, title in zip(axes[0], ("resnet", "stable"), (RESNET_LABELS["standard"], RESNET_LABELS["stable"])):
         for method in cfg.methods:
             agg = aggs[network, method]
             key = _key(network, method)
             _plot(ax, agg, METHOD_LABELS[key], METHOD_COLORS[key], floor, method == "snip")
-        _axes_labels(ax, aggs[network, cfg.methods[0]], f"{cfg.resnet[0]} x{cfg.resnet[1]:g}, {title}", cfg.sparsity)
-        ax.legend(fontsize=6, loc="lower left")
-    caption = f"Per-layer keep fraction of every method, standard vs Stable ResNet, {note}"
-    ctx.figure(fig, "resnet_layer_density", caption)
+        _reference_lines(ax, aggs[network, cfg.methods[0]], f"{name}, {title}", sparsity, floor)
+        ax.legend(loc="lower left")
+    ctx.figure(fig, "resnet_layer_density", f"Per-layer keep fraction of every method, standard vs Stable ResNet, {note}")
 
     if "snip" in cfg.methods:
-        fig, axes = new_figure(width=5.0, height=3.2)
+        fig, axes = new_figure(width=5.0, height=3.4)
         ax = axes[0, 0]
         _plot(ax, aggs["resnet", "snip"], "SNIP (standard ResNet)", METHOD_COLORS["snip"], floor, True)
         _plot(ax, aggs["stable", "snip"], "SBP-SR (Stable ResNet)", METHOD_COLORS["sbp_sr"], floor, True)
-        _axes_labels(ax, aggs["resnet", "snip"], f"SNIP vs SBP-SR, {cfg.resnet[0]} x{cfg.resnet[1]:g}", cfg.sparsity)
-        ax.legend(fontsize=7, loc="lower left")
-        caption = f"Per-layer keep fraction, SNIP vs SBP-SR (bands: min-max over seeds), {note}"
-        ctx.figure(fig, "snip_vs_sbp_sr", caption)
+        _reference_lines(ax, aggs["resnet", "snip"], f"SNIP vs SBP-SR, {name}", sparsity, floor)
+        ax.legend(loc="lower left")
+        ctx.figure(fig, "snip_vs_sbp_sr", f"Per-layer keep fraction, SNIP vs SBP-SR (bands: min-max over seeds), {note}")
 
-    fig, axes = new_figure(width=5.0, height=3.2)
+    fig, axes = new_figure(width=5.0, height=3.4)
     ax = axes[0, 0]
     for method in cfg.methods:
         _plot(ax, aggs["vgg", method], METHOD_LABELS[method], METHOD_COLORS[method], floor, method == "snip")
-    _axes_labels(ax, aggs["vgg", cfg.methods[0]], f"{cfg.vgg[0]} x{cfg.vgg[1]:g}", cfg.sparsity)
-    ax.legend(fontsize=7, loc="lower left")
+    _reference_lines(ax, aggs["vgg", cfg.methods[0]], f"{cfg.vgg.label}", sparsity, floor)
+    ax.legend(loc="lower left")
     ctx.figure(fig, "vgg_layer_density", f"Per-layer keep fraction of every method on the VGG, {note}")
 
 
-@register("E7", title="Layer-wise mask density of every pruning method", claim=CLAIM, profiles=PROFILES,
-          needs_torch=True)  # fmt: skip
-def run(cfg: Config, ctx: Context) -> None:
-    seeds = ctx.seeds if ctx.seeds is not None else cfg.seeds
-    tagged = _setups(cfg, seeds)
-    records = sweep([s for *_, s in tagged], ctx, "E7 masks")
+def summarize(n: dict) -> Summary:
+    s = n["setting"]
+    setting = [
+        f"{s['dataset']}; ResNet depth {s['resnet']['depth']} at width x{num(s['resnet']['width_multiplier'])} "
+        f"(standard and Stable), {s['vgg']['vgg']} at width x{num(s['vgg']['width_multiplier'])}; sparsity "
+        f"{num(s['prune']['sparsity'])} (global), class-balanced batch of {s['prune']['batch']} images per class, "
+        f"SynFlow {s['prune']['rounds']} rounds; {s['seeds']} seeds."
+    ]
+    findings = []
+    for title, methods in n["networks"].items():
+        parts = [
+            f"{m['label']} {num(m['min'])} ({m['argmin']}) to {num(m['max'])} ({m['argmax']})"
+            + (f", {num(m['collapsed_per_seed'])} layers emptied per seed ({' '.join(m['collapsed'])})" if m["collapsed"] else "")
+            for m in methods
+        ]
+        findings.append(f"{title}: layer density min to max: " + "; ".join(parts) + ".")
+    c = n.get("snip_vs_sbp_sr")
+    if c:
+        findings.append(
+            "Stage densities, SNIP vs SBP-SR: "
+            + ", ".join(f"{k} {num(a)} vs {num(b)}" for k, (a, b) in c["stages"].items())
+            + f"; coefficient of variation over layers {num(c['cv'][0])} vs {num(c['cv'][1])}."
+        )
+    return Summary(setting, findings)
+
+
+@register("E7", profiles=PROFILES, summarize=summarize)
+def run(cfg: Config, ctx: Context) -> dict:
+    tagged = _setups(cfg)
+    records = sweep([r for *_, r in tagged], ctx, "E7 masks")
     grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for (network, method, _), rec in zip(tagged, records):
         grouped.setdefault((network, method), []).append(rec)
     aggs = {k: _aggregate(v) for k, v in grouped.items()}
 
-    long, summary = [], []
+    long, summary, networks = [], [], {}
     for network, title, _ in _NETWORKS:
+        networks[title] = []
         for method in cfg.methods:
             agg = aggs[network, method]
             label = _label(network, method)
             for i, name in enumerate(agg["names"]):
                 long.append(
                     {
-                        "network": title,
-                        "method": label,
-                        "layer_index": i,
-                        "layer": name,
-                        "weights": int(agg["numel"][i]),
-                        "keep_mean": float(agg["mean"][i]),
-                        "keep_min": float(agg["lo"][i]),
-                        "keep_max": float(agg["hi"][i]),
+                        "network": title, "method": label, "layer_index": i, "layer": name,
+                        "weights": int(agg["numel"][i]), "keep_mean": float(agg["mean"][i]),
+                        "keep_min": float(agg["lo"][i]), "keep_max": float(agg["hi"][i]),
                     }
-                )
+                )  # fmt: skip
             row = {
-                "network": title,
-                "method": label,
-                "min keep": agg["min"],
-                "min at": agg["argmin"],
-                "max keep": agg["max"],
-                "max at": agg["argmax"],
-                "max/min": agg["ratio"],
-                "fully pruned layers per seed": agg["collapsed_per_seed"],
-                "seeds disconnected": agg["disconnected"],
+                "network": title, "method": label, "min keep": agg["min"], "min at": agg["argmin"],
+                "max keep": agg["max"], "max at": agg["argmax"], "max/min": agg["ratio"],
+                "fully pruned layers per seed": agg["collapsed_per_seed"], "seeds disconnected": agg["disconnected"],
                 "fully pruned": " ".join(agg["collapsed"]),
-            }
+            }  # fmt: skip
             if network != "vgg":
                 row |= {f"{s} keep": v for s, v in agg["stages"].items()}
             summary.append(row)
+            networks[title].append(
+                {"label": label, **{k: agg[k] for k in ("min", "argmin", "max", "argmax", "collapsed_per_seed", "collapsed")}}
+            )
     ctx.table(
         summary,
         "density_summary",
-        f"E7: per-layer keep fractions at {100 * cfg.sparsity:g} % sparsity ({cfg.dataset}, mean over {seeds} "
+        f"E7: per-layer keep fractions at sparsity {cfg.prune.sparsity:g} ({cfg.dataset}, mean over {cfg.seeds} "
         "seed(s)): smallest and largest layer density, their ratio (inf when a layer is emptied), layers fully "
         "pruned, and for the ResNets the density of the stem, of each stage and of the classifier.",
     )
     ctx.csv(long, "layer_density", "keep fraction of every layer, network and method (mean/min/max over seeds)")
     _figures(cfg, aggs, ctx)
-    findings, verdict = _findings(cfg, aggs, seeds)
-    ctx.summary(CLAIM, findings, verdict)
-
-
-def _findings(cfg: Config, aggs: dict[tuple[str, str], dict[str, Any]], seeds: int) -> tuple[list[str], str]:
-    """Per-method extremes and collapse; the verdict compares SNIP with SBP-SR.
-
-    Decision rule, fixed in advance: supported when the SBP-SR masks empty no layer
-    at any seed and SBP-SR's smallest mean layer density exceeds SNIP's.  The
-    verdict's first sentence carries no number (the figure index quotes it).
-    """
-    findings = []
-    for network, title, _ in _NETWORKS:
-        parts = []
-        for method in cfg.methods:
-            a = aggs[network, method]
-            text = (
-                f"{_label(network, method)} {a['min']:.4f} ({a['argmin']}) to {a['max']:.4f} ({a['argmax']})"
-                + (f", {a['collapsed_per_seed']:.1f} layers emptied per seed" if a["collapsed"] else "")
-            )
-            parts.append(text)
-        findings.append(f"{title}: layer density min to max: " + "; ".join(parts) + ".")
-    for network, title, _ in _NETWORKS:
-        for method in cfg.methods:
-            a = aggs[network, method]
-            if a["collapsed"]:
-                findings.append(
-                    f"{_label(network, method)} on the {title} empties {', '.join(a['collapsed'])} "
-                    f"({a['collapsed_per_seed']:.1f} layers per seed; network disconnected at {a['disconnected']} "
-                    f"of {seeds} seeds)."
-                )
-    if "snip" not in cfg.methods:
-        return findings, "Not tested: SNIP is not among the methods."
-    snip, sbp = aggs["resnet", "snip"], aggs["stable", "snip"]
-    stages = [s for s in snip["stages"] if s.startswith("layer")]
-    findings.append(
-        "Stage densities, SNIP vs SBP-SR: "
-        + ", ".join(f"{s} {snip['stages'][s]:.4f} vs {sbp['stages'][s]:.4f}" for s in stages)
-        + f"; stem {snip['stages']['stem']:.4f} vs {sbp['stages']['stem']:.4f}; classifier "
-        f"{snip['stages']['fc']:.4f} vs {sbp['stages']['fc']:.4f}."
-    )
-    findings.append(
-        f"Setting: {cfg.dataset}, {cfg.resnet[0]} x{cfg.resnet[1]:g}, {cfg.vgg[0]} x{cfg.vgg[1]:g}, "
-        f"{100 * cfg.sparsity:g} % sparsity, {seeds} seed(s), SynFlow {cfg.synflow_rounds} rounds."
-    )
-    numbers = (
-        f"Smallest layer density {sbp['min']:.4f} (SBP-SR) vs {snip['min']:.4f} (SNIP); max/min ratio "
-        f"{sbp['ratio']:.4g} vs {snip['ratio']:.4g}; layers emptied per seed {sbp['collapsed_per_seed']:.1f} vs "
-        f"{snip['collapsed_per_seed']:.1f}."
-    )
-    if not sbp["collapsed"] and sbp["min"] > snip["min"]:
-        verdict = "Supported: SBP-SR empties no layer and its smallest layer density exceeds SNIP's. " + numbers
-    else:
-        verdict = (
-            "Not supported: SBP-SR empties a layer or its smallest layer density does not exceed SNIP's. " + numbers
-        )
-    return findings, verdict
+    numbers: dict[str, Any] = {"setting": asdict(cfg), "networks": networks}
+    expectations = []
+    if "snip" in cfg.methods:
+        snip, sbp = aggs["resnet", "snip"], aggs["stable", "snip"]
+        stages = [k for k in snip["stages"] if k.startswith("layer")]
+        numbers["snip_vs_sbp_sr"] = {
+            "stages": {k: [snip["stages"][k], sbp["stages"][k]] for k in snip["stages"]},
+            "cv": [float(snip["seed_cv"].mean()), float(sbp["seed_cv"].mean())],
+        }
+        expectations = [
+            verdicts.expect_exact("SBP-SR empties no layer", "networks with a fully pruned layer, SBP-SR", 0.0,
+                                  sbp["collapsed_networks"], model_error=0.0),
+            verdicts.expect_sign("SBP-SR's smallest layer density exceeds SNIP's on the standard ResNet",
+                                 "smallest layer density SBP-SR - SNIP, per seed", sbp["seed_min"] - snip["seed_min"],
+                                 sense="greater"),
+            verdicts.expect_sign("SBP-SR's layer densities are more even than SNIP's",
+                                 "coefficient of variation SNIP - SBP-SR, per seed", snip["seed_cv"] - sbp["seed_cv"],
+                                 sense="greater"),
+            verdicts.expect_sign(
+                "SNIP on the standard ResNet prunes the layers near the output most",
+                f"density of {stages[-1]} minus {stages[0]}, SNIP, per seed",
+                snip["seed_stage"][stages[-1]] - snip["seed_stage"][stages[0]], sense="less",
+            ),
+        ]  # fmt: skip
+    numbers["verdict"] = verdicts.verdict(expectations)
+    return numbers
