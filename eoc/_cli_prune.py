@@ -48,7 +48,7 @@ HELP = "prune a model at initialization: predicted and measured critical sparsit
 
 #: The methods of :func:`eoc.nn.prune_at_init` (listed here so that ``--help`` does not import torch).
 PRUNE_METHODS = ("random", "magnitude", "snip", "grasp", "synflow")
-DATA = ("digits", "mnist", "cifar10")
+DATA = ("digits", "mnist", "cifar10", "cifar100", "tinyimagenet")
 INITS = ("eoc", "kaiming", "none")
 RESCALE = ("neuron", "layer", "population")
 _THEORY_METHODS = ("random", "magnitude", "snip")
@@ -57,27 +57,16 @@ _THEORY_METHODS = ("random", "magnitude", "snip")
 def load_data(name: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray, int]:
     """Training images ``(N, C, H, W)`` (float32, normalized per channel) and int64 labels, and the class count.
 
-    ``digits`` is scikit-learn's bundled ``load_digits`` (all 1,797 images, pixels
-    /16, normalized with their mean and standard deviation); the others are read from
-    ``data_dir`` by :mod:`eoc.datasets` where this version has it.  All data loading
-    of the command is here.
+    Read by :func:`eoc.datasets.load` (the training split; ``digits`` is scikit-learn's
+    bundled ``load_digits``, the others are read from ``data_dir``).  All data loading of
+    the command is here.
     """
-    if name == "digits":
-        from sklearn.datasets import load_digits
+    from . import datasets
 
-        bunch = load_digits()
-        x = np.asarray(bunch.images, dtype=np.float64)[:, None] / 16.0
-        x = (x - x.mean()) / x.std()
-        return x.astype(np.float32), np.asarray(bunch.target, dtype=np.int64), 10
-    try:
-        datasets = importlib.import_module("eoc.datasets")
-    except ImportError:
-        raise CLIError(f"--data {name} needs eoc.datasets, which this version lacks; use --data digits") from None
-    if data_dir is None:
+    if datasets.needs_files(name) and data_dir is None:
         raise CLIError(f"--data {name} is read from files: pass --data-dir, the folder holding them")
     train = datasets.load(name, data_dir=data_dir, split="train")
-    y = np.asarray(train.y, dtype=np.int64)
-    return np.asarray(train.x, dtype=np.float32), y, int(getattr(train, "num_classes", int(y.max()) + 1))
+    return np.asarray(train.x, dtype=np.float32), np.asarray(train.y, dtype=np.int64), int(train.num_classes)
 
 
 def _parse_widths(text: str, flag: str) -> list[int]:
@@ -169,7 +158,7 @@ def build(p: argparse.ArgumentParser):
     p.add_argument("--method", default="snip", choices=PRUNE_METHODS, help="pruning method (default snip)")
     p.add_argument("--sparsity", type=float, default=0.9, help="fraction of prunable weights removed, in [0, 1) (default 0.9)")
     p.add_argument("--data", default="digits", choices=DATA, help="scoring data (default digits: scikit-learn's, embedded)")
-    p.add_argument("--data-dir", default=None, help="folder holding the files of --data mnist/cifar10")
+    p.add_argument("--data-dir", default=None, help="folder holding the files of --data mnist/cifar10/cifar100/tinyimagenet")
     p.add_argument("--init", default="eoc", choices=INITS,
                    help="eoc: sigma_w on the edge of chaos of --activation at --sigma-b; kaiming: He, N(0, 2/fan-in), "
                         "zero biases; none: keep the model's weights (default eoc)")  # fmt: skip
