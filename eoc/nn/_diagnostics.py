@@ -1,7 +1,7 @@
-r"""Diagnostics of pruning at initialization: keep fractions, critical sparsity,
-gradient norms per layer, and layer collapse before training.
+r"""Diagnostics of pruning at initialization: keep fractions, the *measured* critical
+sparsity, gradient norms per layer, and layer collapse before training.
 
-THEORY.md sections 3 and 4.  With global pruning, a layer is fully pruned as soon as
+docs/theory.md §3 and §4.  With global pruning, a layer is fully pruned as soon as
 its largest score is pruned, so
 
 .. math::
@@ -10,22 +10,27 @@ its largest score is pruned, so
     s_{cr} = \frac{1}{M}\,\#\{\text{scores} < t_{cr}\}
 
 is the largest sparsity at which no layer collapses (up to ties at :math:`t_{cr}`).
+:func:`measured_critical_sparsity` measures it on the scores of a real network;
+:func:`eoc.critical_sparsity` *predicts* it from the theory.
 """
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+import warnings
+from typing import Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
 
 from . import functional as F
-from ._layers import layer_mask, prunable_layers
-from ._prune import select_masks, warn_collapse
-from ._scores import LossFn, loss_gradients
+from ._layers import layer_mask, masked_tensor_names, prunable_layers, prunable_tensors, qualified
+from ._prune import collapsed, select_masks, warn_collapse
+from ._scores import DEFAULT_BN_MODE, GRASP_TEMPERATURE, LossFn, ScoringOptions, loss_gradients, validate_batch
 
 __all__ = [
     "keep_fractions",
+    "measured_critical_sparsity",
+    "measured_critical_sparsity_details",
     "critical_sparsity",
     "critical_sparsity_details",
     "layer_gradient_norms",
@@ -34,14 +39,24 @@ __all__ = [
 
 
 def keep_fractions(model: nn.Module) -> dict[str, float]:
-    """Fraction of the weights kept by the mask of every prunable layer (1.0 if unmasked)."""
-    masks = {name: layer_mask(module) for name, module in prunable_layers(model)}
-    return {name: int(m.count_nonzero()) / m.numel() for name, m in masks.items()}
+    """Fraction of the entries kept by the mask of every prunable layer (1.0 if unmasked),
+    and of every other masked tensor (keyed ``"<module>.<tensor>"``, or the module's
+    name for a BatchNorm weight), in module order."""
+    out = {}
+    layers = {id(m) for _, m in prunable_layers(model)}
+    for name, module in model.named_modules():
+        tensors = masked_tensor_names(module)
+        if id(module) in layers and "weight" not in tensors:
+            tensors = ["weight", *tensors]
+        for t in sorted(tensors, key=lambda t: t != "weight"):
+            m = layer_mask(module, t)
+            out[name if t == "weight" else qualified(name, t)] = int(m.count_nonzero()) / m.numel()
+    return out
 
 
-def critical_sparsity_details(scores: Mapping[str, torch.Tensor]) -> tuple[float, float, str]:
-    r"""``(s_cr, t_cr, layer)``: critical sparsity, critical threshold and the layer
-    attaining :math:`\min_l\max g^l` (the first in order on ties).
+def measured_critical_sparsity_details(scores: Mapping[str, torch.Tensor]) -> tuple[float, float, str]:
+    r"""``(s_cr, t_cr, layer)`` measured on ``scores``: critical sparsity, critical
+    threshold and the layer attaining :math:`\min_l\max g^l` (the first in order on ties).
 
     Parameters
     ----------
@@ -60,9 +75,31 @@ def critical_sparsity_details(scores: Mapping[str, torch.Tensor]) -> tuple[float
     return float(res.s_cr), float(res.t_cr), names[int(res.layer)]
 
 
+def measured_critical_sparsity(scores: Mapping[str, torch.Tensor]) -> float:
+    r"""Critical sparsity :math:`s_{cr}` of global pruning measured on these scores
+    (module docstring); :func:`eoc.critical_sparsity` is the theory's prediction."""
+    return measured_critical_sparsity_details(scores)[0]
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(
+        f"eoc.nn.{old} is deprecated and will be removed in the next release: use eoc.nn.{new} "
+        f"(a measurement on scores; eoc.{old.split('_details')[0]} is the theory's prediction)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
+def critical_sparsity_details(scores: Mapping[str, torch.Tensor]) -> tuple[float, float, str]:
+    """Deprecated alias of :func:`measured_critical_sparsity_details` (one release)."""
+    _deprecated("critical_sparsity_details", "measured_critical_sparsity_details")
+    return measured_critical_sparsity_details(scores)
+
+
 def critical_sparsity(scores: Mapping[str, torch.Tensor]) -> float:
-    r"""Critical sparsity :math:`s_{cr}` of global pruning with these scores (module docstring)."""
-    return critical_sparsity_details(scores)[0]
+    """Deprecated alias of :func:`measured_critical_sparsity` (one release)."""
+    _deprecated("critical_sparsity", "measured_critical_sparsity")
+    return measured_critical_sparsity(scores)
 
 
 def layer_gradient_norms(
@@ -70,20 +107,25 @@ def layer_gradient_norms(
     inputs: torch.Tensor,
     targets: torch.Tensor,
     loss_fn: LossFn | None = None,
+    *,
+    bn_mode: str = "model",
 ) -> dict[str, float]:
     r"""Frobenius norm :math:`\|\partial L/\partial W^l\|_F` of every prunable layer.
 
     :math:`L` = ``loss_fn(model(inputs), targets)`` (default cross-entropy), in the
-    model's current mode; for a pruned layer the derivative is with respect to the
-    kept weights (zero off the mask).  The model is not modified (no ``.grad``, no
-    BatchNorm statistics update).  THEORY.md section 3: on the EOC the norms are flat
-    across layers, in the ordered (chaotic) phase they vanish (explode) towards the
-    input.
+    model's current modes (``bn_mode="model"``; "eval"/"train" as for
+    :func:`compute_scores`); for a pruned layer the derivative is with respect to
+    the kept weights (zero off the mask).  The batch is validated first.  The model
+    is not modified (no ``.grad``, no BatchNorm statistics update).
+    docs/theory.md §3: on the EOC the norms are flat across layers, in the ordered
+    (chaotic) phase they vanish (explode) towards the input.
     """
-    layers = prunable_layers(model)
-    masks = [layer_mask(m) for _, m in layers]
-    _, grads = loss_gradients(model, layers, masks, inputs, targets, loss_fn)
-    return {name: float(torch.linalg.vector_norm(g)) for (name, _), g in zip(layers, grads)}
+    ScoringOptions(loss_fn, bn_mode=bn_mode)
+    validate_batch(model, "snip", inputs, targets, loss_fn)
+    tensors = prunable_tensors(model)
+    masks = [t.mask for t in tensors]
+    _, grads = loss_gradients(model, tensors, masks, inputs, targets, loss_fn, bn_mode=bn_mode)
+    return {t.key: float(torch.linalg.vector_norm(g)) for t, g in zip(tensors, grads)}
 
 
 def check_layer_collapse(
@@ -98,6 +140,12 @@ def check_layer_collapse(
     rounds: int = 100,
     generator: torch.Generator | None = None,
     input_shape: Sequence[int] | None = None,
+    bn_mode: str = DEFAULT_BN_MODE,
+    temperature: float = GRASP_TEMPERATURE,
+    parameters_to_prune: Iterable | None = None,
+    exclude: Iterable = (),
+    prune_bias: bool = False,
+    prune_batchnorm: bool = False,
 ) -> list[str]:
     """The layers :func:`prune_at_init` with these arguments would prune entirely.
 
@@ -112,18 +160,13 @@ def check_layer_collapse(
     LayerCollapseWarning
         If the returned list is not empty.
     """
-    layers, masks = select_masks(
-        model,
-        method,
-        sparsity,
-        inputs,
-        targets,
-        scope=scope,
-        loss_fn=loss_fn,
-        rounds=rounds,
-        generator=generator,
-        input_shape=input_shape,
+    options = ScoringOptions(loss_fn, generator, input_shape, bn_mode, temperature)
+    selection = prunable_tensors(
+        model, parameters_to_prune, exclude=exclude, prune_bias=prune_bias, prune_batchnorm=prune_batchnorm
     )
-    collapsed = [name for (name, _), m in zip(layers, masks) if not m.any()]
-    warn_collapse(collapsed, method, float(sparsity), 2)
-    return collapsed
+    tensors, masks = select_masks(
+        model, method, sparsity, inputs, targets, scope=scope, rounds=rounds, options=options, tensors=selection
+    )
+    names = collapsed(tensors, masks)
+    warn_collapse(names, method, float(sparsity), 2)
+    return names

@@ -1,6 +1,6 @@
 r"""The rescaling trick: put a pruned network back on the edge of chaos.
 
-THEORY.md section 5.  Pruning layer :math:`l` with mask :math:`\delta^l` shrinks its
+docs/theory.md §5.  Pruning layer :math:`l` with mask :math:`\delta^l` shrinks its
 effective weight variance to :math:`\sigma_{w,\mathrm{eff}}^2 < \sigma_w^2`, which
 moves an EOC network into the ordered phase.  Multiplying the kept weights of
 output neuron (channel) :math:`i` by
@@ -62,22 +62,31 @@ def rescale_factors(
     dict
         ``{layer name: rho}`` in float64: shape ``(out_features,)`` /
         ``(out_channels,)`` for "neuron", a 0-d tensor otherwise.  A neuron (or a
-        layer) with no kept weight gets 1: it stays zero.
+        layer) with no kept weight gets 1: it stays zero.  Computed from the weights
+        as pruned, before any :func:`rescale_` (so they are the factors
+        :func:`rescale_` applies, whether or not it has run).
     """
+    layers = _masked_layers(model)
+    _check_mode(mode, method)
+    return _factors(layers, {name: _unrescaled(m) for name, m in layers}, mode, method)
+
+
+def _check_mode(mode: str, method: str | None) -> None:
     if mode not in RESCALE_MODES:
         raise ValueError(f"mode must be one of {RESCALE_MODES}, got mode={mode!r}")
-    if mode == "population":
-        if method not in _POPULATION_METHODS:
-            raise ValueError(
-                f"mode='population' needs method in {_POPULATION_METHODS} (THEORY.md section 5), "
-                f"got method={method!r}"
-            )
-        from .. import effective_sigma_w
+    if mode == "population" and method not in _POPULATION_METHODS:
+        raise ValueError(
+            f"mode='population' needs method in {_POPULATION_METHODS} (docs/theory.md §5), got method={method!r}"
+        )
+
+
+def _factors(layers, originals: dict[str, torch.Tensor], mode: str, method: str | None) -> dict[str, torch.Tensor]:
     factors = {}
-    for name, module in _masked_layers(model):
-        w = module.weight_orig.detach().double()
-        mask = module.weight_mask.detach().double()
+    for name, module in layers:
+        w, mask = originals[name], module.weight_mask.detach().double()
         if mode == "population":
+            from .. import effective_sigma_w
+
             keep = int(mask.count_nonzero()) / mask.numel()
             rho = 1.0 / float(effective_sigma_w(method, keep, 1.0)) if keep > 0 else 1.0
             factors[name] = torch.tensor(rho, dtype=torch.float64, device=w.device)
@@ -86,21 +95,68 @@ def rescale_factors(
     return factors
 
 
+#: Name of the (non-persistent) buffer remembering the factors applied to a layer, one per output unit.
+APPLIED = "weight_rescale"
+
+
+def _applied(module: nn.Module) -> torch.Tensor:
+    w = module.weight_orig
+    factors = getattr(module, APPLIED, None)
+    return torch.ones(w.shape[0], dtype=torch.float64, device=w.device) if factors is None else factors
+
+
+def _rows(t: torch.Tensor, ndim: int) -> torch.Tensor:
+    return t.view(-1, *(1,) * (ndim - 1))
+
+
+def _unrescaled(module: nn.Module) -> torch.Tensor:
+    """:math:`W^0` in float64: the kept entries divided by the factors applied so far."""
+    w = module.weight_orig.detach().double()
+    return torch.where(module.weight_mask.bool(), w / _rows(_applied(module), w.ndim), w)
+
+
 @torch.no_grad()
 def rescale_(model: nn.Module, mode: str = "neuron", *, method: str | None = None) -> nn.Module:
-    r"""Apply the rescaling trick in place; return ``model``.
+    r"""Apply the rescaling trick in place; return ``model``.  Idempotent.
 
-    ``weight_orig`` of every masked layer is multiplied by the factors of
-    :func:`rescale_factors` (row by row for "neuron"), so the effective weight
-    ``weight_orig * weight_mask`` keeps its zeros and each kept weight of neuron
-    :math:`i` is multiplied by :math:`\rho_i`.  Apply it once, right after pruning:
-    the factors are recomputed from the current ``weight_orig``, so a second call
-    would rescale again.
+    Every masked layer's kept weights are set to :math:`\rho\,W^0`, where :math:`W^0`
+    are the weights as pruned (before any rescaling) and :math:`\rho` the factors of
+    :func:`rescale_factors`, computed from :math:`W^0` and the mask: the target is
+    the unpruned norm.  The factors applied are remembered on the layer (the
+    non-persistent buffer ``weight_rescale``, one per output unit: not in the
+    ``state_dict``, which keeps the ``torch.nn.utils.prune`` format), so calling
+    ``rescale_`` again changes nothing, and calling it with another ``mode``
+    replaces the rescaling instead of compounding it.  Pruned entries of
+    ``weight_orig`` are not touched, so the unpruned norm stays readable.
+
+    Raises
+    ------
+    ValueError
+        As :func:`rescale_factors`; and for "neuron"/"layer" on a layer whose pruned
+        entries were discarded (all zero, as after :func:`eoc.nn.inplace_masks_`):
+        the unpruned norm is then lost -- rescale before masking in place.
     """
-    factors = rescale_factors(model, mode, method=method)
-    for name, module in _masked_layers(model):
+    layers = _masked_layers(model)
+    _check_mode(mode, method)
+    originals = {}
+    for name, module in layers:
+        mask = module.weight_mask.bool()
+        discarded = (~mask).any() and not module.weight_orig[~mask].any()
+        if mode != "population" and bool(discarded) and getattr(module, APPLIED, None) is None:
+            raise ValueError(
+                f"layer {name!r}: every pruned entry of weight_orig is 0, so the unpruned norm that the "
+                "rescaling restores is unknown (masked in place?): call rescale_ before inplace_masks_"
+            )
+        originals[name] = _unrescaled(module)
+    factors = _factors(layers, originals, mode, method)
+    for name, module in layers:
         w = module.weight_orig
-        rho = factors[name].to(w.dtype)
-        w.mul_(rho.view(-1, *(1,) * (w.ndim - 1)) if rho.ndim else rho)
+        rho = factors[name].expand(w.shape[0]).clone() if factors[name].ndim == 0 else factors[name]
+        rtol = 64 * torch.finfo(w.dtype).eps  # W0 is recovered from rounded weights
+        if torch.allclose(rho, _applied(module), rtol=rtol, atol=0.0):
+            continue  # what is applied already: a second call changes nothing
+        new = (originals[name] * _rows(rho, w.ndim)).to(w.dtype)
+        w.copy_(torch.where(module.weight_mask.bool(), new, w))
+        module.register_buffer(APPLIED, rho, persistent=False)
         refresh_weight(module)
     return model

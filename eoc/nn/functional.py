@@ -21,6 +21,13 @@ Tie rule (docs/theory.md §4).  The layers of one network are flattened row-majo
 and concatenated in module order; among equal importances the one with the
 smallest flat index is kept.  Exactly ``k`` entries are kept (fewer only if fewer
 are alive).  Dead entries (``alive == 0``, weights pruned before) are never kept.
+
+Algorithm (:func:`topk_mask`).  No sort: the k-th largest alive importance
+:math:`t` is found by selection (``numpy.partition`` on the CPU, ``torch.kthvalue``
+elsewhere; both :math:`O(n)`), every entry above :math:`t` is kept, and of the
+entries equal to :math:`t` the first :math:`k - \#\{g > t\}` in flat order are kept.
+This is exactly the stable-sort rule above (tested against a sort on scores with
+many ties) in :math:`O(n)` time, in the scores' own dtype.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -103,11 +111,117 @@ def _flat(t: torch.Tensor, batch_dims: int) -> torch.Tensor:
     return t.reshape(*t.shape[:batch_dims], -1)
 
 
+def _label(names: Sequence[str] | None, i: int) -> str:
+    return repr(names[i]) if names is not None else str(i)
+
+
 def _check_finite_scores(flats: Sequence[torch.Tensor], names: Sequence[str] | None) -> None:
     for i, f in enumerate(flats):
-        if torch.isnan(f).any():
-            label = repr(names[i]) if names is not None else str(i)
-            raise ValueError(f"the scores of layer {label} contain NaN")
+        if f.is_floating_point() and bool(torch.isnan(f).any()):
+            raise ValueError(f"the scores of layer {_label(names, i)} contain NaN")
+
+
+# The selection kernel works on rows: ``v`` of shape (rows, n) and one ``k`` per row.  On
+# the CPU it runs in numpy (partition, comparisons and counts are several times faster
+# there than torch's single-threaded kernels); elsewhere in torch.  The two functions
+# below implement the same rule line by line (tested against each other and a sort).
+
+_NUMPY_DTYPES = {torch.float16, torch.float32, torch.float64, torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8}
+
+
+def _uses_numpy(t: torch.Tensor) -> bool:
+    return t.device.type == "cpu" and t.dtype in _NUMPY_DTYPES
+
+
+def _lowest(dtype) -> float | int:
+    """The fill value of dead entries: below every alive score (ties with it are resolved by ``live``)."""
+    return -np.inf if np.issubdtype(dtype, np.floating) else np.iinfo(dtype).min
+
+
+def _topk_numpy(a: np.ndarray, k: np.ndarray, live: np.ndarray | None, owned: bool) -> np.ndarray:
+    rows, n = a.shape
+    n_alive = np.full(rows, n) if live is None else np.count_nonzero(live, axis=-1)
+    if live is not None and (n_alive < n).any():
+        a = a if owned else a.copy()
+        np.putmask(a, ~live, _lowest(a.dtype))
+    k = np.minimum(np.maximum(k, 0), n_alive)
+    partial = np.flatnonzero((k > 0) & (k < n_alive))
+    if len(partial) == rows and (k == k[0]).all():  # the common case: one selection over every row
+        return _above_or_first_ties(a, int(k[0]), live)
+    keep = np.zeros((rows, n), dtype=bool)
+    for r in np.flatnonzero((k == n_alive) & (k > 0)):
+        keep[r] = True if live is None else live[r]
+    for kk in np.unique(k[partial]):
+        sel = partial[k[partial] == kk]
+        keep[sel] = _above_or_first_ties(a[sel], int(kk), None if live is None else live[sel])
+    return keep
+
+
+def _above_or_first_ties(a: np.ndarray, k: int, live: np.ndarray | None) -> np.ndarray:
+    """Rows of ``a`` (dead entries already at the lowest value): every entry above the
+    k-th largest ``t``, and the first ``k - #{a > t}`` entries equal to ``t``."""
+    n = a.shape[-1]
+    t = np.partition(a, n - k, axis=-1)[:, n - k : n - k + 1]
+    above, eq = a > t, a == t
+    if live is not None and (t == _lowest(a.dtype)).any():
+        eq &= live
+    need = k - np.count_nonzero(above, axis=-1)
+    for r in np.flatnonzero(np.count_nonzero(eq, axis=-1) > need):  # more ties than places left
+        eq[r, np.flatnonzero(eq[r])[need[r] :]] = False
+    above |= eq
+    return above
+
+
+def _topk_torch(v: torch.Tensor, k: torch.Tensor, live: torch.Tensor | None, owned: bool) -> torch.Tensor:
+    rows, n = v.shape
+    n_alive = torch.full((rows,), n, device=v.device) if live is None else live.count_nonzero(dim=-1)
+    low = -torch.inf if v.is_floating_point() else torch.iinfo(v.dtype).min
+    if live is not None and bool((n_alive < n).any()):
+        v = v.masked_fill_(~live, low) if owned else v.masked_fill(~live, low)
+    k = torch.minimum(k.to(v.device).clamp(min=0), n_alive)
+    keep = torch.zeros((rows, n), dtype=torch.bool, device=v.device)
+    for r in ((k == n_alive) & (k > 0)).nonzero().squeeze(1).tolist():
+        keep[r] = True if live is None else live[r]
+    partial = ((k > 0) & (k < n_alive)).nonzero().squeeze(1)
+    for kk in torch.unique(k[partial]).tolist():
+        sel = partial[k[partial] == kk]
+        sub = v if len(sel) == rows else v[sel]
+        t = torch.kthvalue(sub, n - kk + 1, dim=-1, keepdim=True).values
+        above, eq = sub > t, sub == t
+        if live is not None and bool((t == low).any()):
+            eq &= live[sel]
+        need = kk - above.count_nonzero(dim=-1)
+        for r in (eq.count_nonzero(dim=-1) > need).nonzero().squeeze(1).tolist():
+            eq[r, eq[r].nonzero().squeeze(1)[int(need[r]) :]] = False
+        keep[sel] = above | eq
+    return keep
+
+
+def _topk(v: torch.Tensor, k, live: torch.Tensor | None, *, owned: bool = False) -> torch.Tensor:
+    """:func:`topk_mask` on rows ``v`` of shape (rows, n), ``live`` boolean or None;
+    ``owned``: ``v`` may be overwritten."""
+    rows = v.shape[0]
+    k = torch.as_tensor(k, dtype=torch.long).reshape(-1).expand(rows)
+    if _uses_numpy(v) and (live is None or live.device.type == "cpu"):
+        keep = _topk_numpy(v.numpy(), k.cpu().numpy(), None if live is None else live.numpy(), owned)
+        return torch.from_numpy(keep)
+    return _topk_torch(v, k, live, owned)
+
+
+def _compress(t: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """``t[keep]`` for 1-d ``t`` and boolean ``keep`` (numpy on the CPU: several times faster)."""
+    if _uses_numpy(t) and keep.device.type == "cpu":
+        return torch.from_numpy(t.numpy()[keep.numpy()])
+    return t[keep]
+
+
+def _is_alive(mask: torch.Tensor) -> torch.Tensor:
+    """``mask != 0`` as a boolean tensor (numpy on the CPU: several times faster)."""
+    if mask.dtype == torch.bool:
+        return mask
+    if _uses_numpy(mask):
+        return torch.from_numpy(mask.detach().numpy() != 0)
+    return mask != 0
 
 
 def topk_mask(scores: torch.Tensor, k, alive: torch.Tensor | None = None) -> torch.Tensor:
@@ -115,20 +229,12 @@ def topk_mask(scores: torch.Tensor, k, alive: torch.Tensor | None = None) -> tor
 
     ``scores`` has shape ``batch + (n,)``; ``k`` is an int or an integer tensor of
     the batch shape.  Entries with ``alive == 0`` are never kept, so at most the
-    number of alive entries is kept.
+    number of alive entries is kept.  Runs in :math:`O(n)` per row (module docstring).
     """
-    if alive is not None:
-        scores = torch.where(alive != 0, scores, torch.full_like(scores, -torch.inf))
-        n_alive = (alive != 0).sum(dim=-1)
-    else:
-        n_alive = torch.full(scores.shape[:-1], scores.shape[-1], dtype=torch.long, device=scores.device)
-    k = torch.as_tensor(k, dtype=torch.long, device=scores.device)
-    k = torch.minimum(k.expand(scores.shape[:-1]), n_alive)
-    order = torch.sort(scores, dim=-1, descending=True, stable=True).indices
-    rank_kept = torch.arange(scores.shape[-1], device=scores.device) < k[..., None]
-    keep = torch.zeros(scores.shape, dtype=torch.bool, device=scores.device)
-    keep.scatter_(-1, order, rank_kept.expand(order.shape))
-    return keep
+    n = scores.shape[-1]
+    rows = scores.detach().reshape(-1, n)
+    live = None if alive is None else _is_alive(alive.reshape(-1, n))
+    return _topk(rows, k, live).reshape(scores.shape)
 
 
 def select_global(
@@ -144,7 +250,8 @@ def select_global(
     Parameters
     ----------
     scores : sequence of Tensor
-        One tensor per layer, shape ``batch + weight_shape``.
+        One tensor per layer, shape ``batch + weight_shape``.  Compared in their own
+        dtype (the layers are concatenated in their promoted dtype).
     keep : int
         Number of weights kept per network (:func:`kept_count`).
     batch_dims : int
@@ -160,11 +267,12 @@ def select_global(
         Boolean masks, one per layer, shaped like ``scores``.
     """
     _check_batch(scores, batch_dims, "scores")
-    flats = [_flat(s, batch_dims) for s in scores]
+    flats = [_flat(s.detach(), batch_dims) for s in scores]
     _check_finite_scores(flats, names)
     flat = torch.cat(flats, dim=-1)
-    live = None if alive is None else torch.cat([_flat(a, batch_dims) for a in alive], dim=-1)
-    kept = topk_mask(flat, int(keep), live)
+    n = flat.shape[-1]
+    live = None if alive is None else torch.cat([_is_alive(_flat(a, batch_dims)) for a in alive], dim=-1).reshape(-1, n)
+    kept = _topk(flat.reshape(-1, n), int(keep), live, owned=True).reshape(flat.shape)
     parts = kept.split([f.shape[-1] for f in flats], dim=-1)
     return [p.reshape(s.shape) for p, s in zip(parts, scores)]
 
@@ -179,12 +287,14 @@ def select_per_layer(
 ) -> list[torch.Tensor]:
     """Keep ``round(keep_fraction * M_l)`` of the largest importances in every layer."""
     _check_batch(scores, batch_dims, "scores")
-    flats = [_flat(s, batch_dims) for s in scores]
+    flats = [_flat(s.detach(), batch_dims) for s in scores]
     _check_finite_scores(flats, names)
     out = []
     for i, (f, s) in enumerate(zip(flats, scores)):
-        live = None if alive is None else _flat(alive[i], batch_dims)
-        out.append(topk_mask(f, round(float(keep_fraction) * f.shape[-1]), live).reshape(s.shape))
+        n = f.shape[-1]
+        live = None if alive is None else _is_alive(_flat(alive[i], batch_dims)).reshape(-1, n)
+        k = round(float(keep_fraction) * n)
+        out.append(_topk(f.reshape(-1, n), k, live).reshape(s.shape))
     return out
 
 
@@ -228,11 +338,10 @@ def critical_sparsity(
     _check_finite_scores(flats, names)
     for i, f in enumerate(flats):
         if f.shape[-1] == 0:
-            label = repr(names[i]) if names is not None else str(i)
-            raise ValueError(f"layer {label} has no scores")
+            raise ValueError(f"layer {_label(names, i)} has no scores")
     layer_max = torch.stack([f.max(dim=-1).values for f in flats], dim=-1)
     t_cr, layer = layer_max.min(dim=-1)
-    below = sum((f < t_cr[..., None]).sum(dim=-1) for f in flats)
+    below = sum((f < t_cr[..., None]).count_nonzero(dim=-1) for f in flats)
     total = sum(f.shape[-1] for f in flats)
     return CriticalSparsityResult(below.to(torch.float64) / total, t_cr, layer, layer_max)
 

@@ -13,8 +13,8 @@ from eoc.nn import (
     LayerCollapseWarning,
     check_layer_collapse,
     compute_scores,
-    critical_sparsity,
-    critical_sparsity_details,
+    measured_critical_sparsity,
+    measured_critical_sparsity_details,
     init_,
     keep_fractions,
     layer_gradient_norms,
@@ -52,15 +52,15 @@ def test_keep_fractions():
 )
 def test_critical_sparsity_on_hand_made_scores(scores, expected):
     scores = {k: torch.tensor(v) for k, v in scores.items()}
-    s_cr, t_cr, layer = critical_sparsity_details(scores)
+    s_cr, t_cr, layer = measured_critical_sparsity_details(scores)
     assert (s_cr, t_cr, layer) == (pytest.approx(expected[0]), expected[1], expected[2])
-    assert critical_sparsity(scores) == s_cr
+    assert measured_critical_sparsity(scores) == s_cr
 
 
 def test_critical_sparsity_is_the_last_sparsity_without_collapse():
     """Global magnitude pruning at s_cr keeps every layer; at s_cr + 1/M the argmin layer collapses."""
     model = _model()
-    s_cr, _, layer = critical_sparsity_details(compute_scores(model, "magnitude"))
+    s_cr, _, layer = measured_critical_sparsity_details(compute_scores(model, "magnitude"))
     total = sum(m.weight.numel() for _, m in prunable_layers(model))
     prune_at_init(copy.deepcopy(model), "magnitude", s_cr)
     with pytest.warns(LayerCollapseWarning, match=repr(layer)):
@@ -69,9 +69,9 @@ def test_critical_sparsity_is_the_last_sparsity_without_collapse():
 
 def test_critical_sparsity_rejects_bad_scores():
     with pytest.raises(ValueError, match="non-empty"):
-        critical_sparsity({})
+        measured_critical_sparsity({})
     with pytest.raises(ValueError, match="'b'"):
-        critical_sparsity({"a": torch.ones(2), "b": torch.tensor([float("nan")])})
+        measured_critical_sparsity({"a": torch.ones(2), "b": torch.tensor([float("nan")])})
 
 
 def test_layer_gradient_norms_match_autograd_and_leave_grad_alone():
@@ -135,3 +135,15 @@ def test_check_layer_collapse_sees_shortcut_convolutions():
     with pytest.warns(LayerCollapseWarning, match="'layer3.0.shortcut.0'"):
         collapsed = check_layer_collapse(model, "magnitude", 0.5)
     assert collapsed == ["layer3.0.shortcut.0"]
+
+
+def test_old_critical_sparsity_names_are_deprecated_aliases():
+    """eoc.nn.critical_sparsity (a measurement) is renamed measured_critical_sparsity; the old
+    names warn for one release and return the same values."""
+    import eoc.nn
+
+    scores = {"a": torch.tensor([1.0, 2.0, 3.0]), "b": torch.tensor([0.5, 2.5])}
+    with pytest.warns(DeprecationWarning, match="measured_critical_sparsity"):
+        assert eoc.nn.critical_sparsity(scores) == measured_critical_sparsity(scores)
+    with pytest.warns(DeprecationWarning, match="measured_critical_sparsity_details"):
+        assert eoc.nn.critical_sparsity_details(scores) == measured_critical_sparsity_details(scores)

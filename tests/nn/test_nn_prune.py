@@ -140,23 +140,26 @@ def test_collapse_warning_names_the_empty_layer():
         prune_at_init(model, "magnitude", 0.5)
 
 
-def _grasp_by_hand(model, x, y):
+def _grasp_by_hand(model, x, y, temperature):
     weights = _weights(model)
-    grads = torch.autograd.grad(F.cross_entropy(model(x), y), weights, create_graph=True)
+    grads = torch.autograd.grad(F.cross_entropy(model(x) / temperature, y), weights, create_graph=True)
     hg = torch.autograd.grad(sum((g * g.detach()).sum() for g in grads), weights)
     return [(-w * h).detach() for w, h in zip(weights, hg)]  # Wang et al.'s S = -W Hg
 
 
+@pytest.mark.parametrize("temperature", [200.0, 1.0])
 @pytest.mark.parametrize("sparsity", [0.3, 0.8])
-def test_grasp_keeps_what_grasp_keeps(sparsity):
-    """Wang et al. remove the (M - k) largest S = -W Hg; prune_at_init keeps the complement."""
+def test_grasp_keeps_what_grasp_keeps(sparsity, temperature):
+    """Wang et al. remove the (M - k) largest S = -W Hg of the loss at temperature T
+    (default 200, their code's); prune_at_init keeps the complement."""
     model = _model()
     x, y = _batch()
-    s = torch.cat([t.flatten() for t in _grasp_by_hand(model, x, y)])
+    s = torch.cat([t.flatten() for t in _grasp_by_hand(model, x, y, temperature)])
     n_removed = s.numel() - round((1 - sparsity) * s.numel())
     removed = torch.zeros(s.numel(), dtype=torch.bool)
     removed[torch.topk(s, n_removed).indices] = True
-    masks = prune_at_init(model, "grasp", sparsity, x, y)
+    kwargs = {} if temperature == 200.0 else {"temperature": temperature}
+    masks = prune_at_init(model, "grasp", sparsity, x, y, **kwargs)
     assert torch.equal(torch.cat([m.flatten() for m in masks.values()]).bool(), ~removed)
 
 
@@ -172,13 +175,15 @@ def _synflow_closed_form(model):
     return [wl * torch.outer(a, b) for wl, a, b in zip(w, above, below)]
 
 
-def test_synflow_scores_match_closed_form_on_relu_ffnn():
-    """ReLU net without bias, |W|, input 1: R = 1^T |W3||W2||W1| 1 and dR/dW has a closed form."""
-    model = _model("relu", bias=False)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_synflow_scores_match_closed_form_on_relu_ffnn(dtype):
+    """ReLU net without bias, |W|, input 1: R = 1^T |W3||W2||W1| 1 and dR/dW has a closed form;
+    computed in the model's dtype (float32 unless it overflows)."""
+    model = _model("relu", bias=False).to(dtype)
     got = compute_scores(model, "synflow")
     for g, e in zip(got.values(), _synflow_closed_form(model)):
-        assert g.dtype == torch.float64
-        torch.testing.assert_close(g, e)
+        assert g.dtype == dtype
+        torch.testing.assert_close(g.double(), e, rtol=1e-12 if dtype == torch.float64 else 1e-5, atol=0)
 
 
 @pytest.mark.parametrize("scope", ["global", "layer"])

@@ -133,3 +133,52 @@ def test_population_mode_calls_the_core_with_unit_sigma_w(monkeypatch):
     rho = rescale_factors(layer, "population", method="magnitude")[""]
     assert float(rho) == 2.0
     assert calls == [("magnitude", int(layer.weight_mask.sum()) / 40, 1.0)]
+
+
+def _pruned_ffnn(seed=0):
+    model = init_(FFNN((20, 30, 30, 5), "tanh"), "tanh", 1.3, generator=torch.Generator().manual_seed(seed))
+    prune_at_init(model, "magnitude", 0.8)
+    return model
+
+
+def _effective(model):
+    return [(m.weight_orig * m.weight_mask).detach().clone() for m in model.linears]
+
+
+@pytest.mark.parametrize("mode", ["neuron", "layer", "population"])
+def test_rescale_is_idempotent(mode):
+    """A second rescale_ changes nothing: the target is the unpruned norm, remembered."""
+    model = _pruned_ffnn()
+    rescale_(model, mode, method="magnitude")
+    once = _effective(model)
+    rescale_(model, mode, method="magnitude")
+    assert all(torch.equal(a, b) for a, b in zip(once, _effective(model)))
+    assert torch.equal(model.linears[0].weight, once[0])
+
+
+def test_a_second_mode_replaces_the_first_instead_of_compounding():
+    """rescale_(neuron) then rescale_(layer) == rescale_(layer) alone; factors are those of the pruned weights."""
+    a, b = _pruned_ffnn(), _pruned_ffnn()
+    factors = rescale_factors(a, "layer")
+    rescale_(a, "neuron")
+    rescale_(a, "layer")
+    rescale_(b, "layer")
+    for x, y in zip(_effective(a), _effective(b)):
+        torch.testing.assert_close(x, y, rtol=1e-6, atol=0)
+    for k, v in rescale_factors(a, "layer").items():  # still the factors of the pruned weights
+        torch.testing.assert_close(v, factors[k], rtol=1e-6, atol=0)
+
+
+def test_rescale_restores_the_unpruned_row_norms_and_keeps_pruned_entries():
+    model = _pruned_ffnn()
+    before = [m.weight_orig.detach().clone() for m in model.linears]
+    rescale_(model)
+    rescale_(model)
+    for w0, m in zip(before, model.linears):
+        kept = m.weight_mask.bool()
+        rows = kept.any(1)
+        torch.testing.assert_close(
+            (m.weight_orig * m.weight_mask).square().sum(1)[rows], w0.square().sum(1)[rows], rtol=1e-5, atol=0
+        )
+        assert torch.equal(m.weight_orig[~kept], w0[~kept])  # the unpruned norm stays readable
+    assert "linears.0.weight_rescale" not in model.state_dict()
