@@ -42,9 +42,7 @@ import copy
 import ctypes
 import gc
 import importlib.util
-import json
 import math
-import platform
 import statistics
 import subprocess
 import sys
@@ -57,6 +55,7 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+from bench_prune_common import finish  # bench/ is on sys.path when run as a script
 from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils import prune
@@ -267,13 +266,6 @@ def run(ns: argparse.Namespace) -> dict:
             "seed": ns.seed,
             "baseline": ns.baseline,
         },
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_count": __import__("os").cpu_count(),
-            "load_average": __import__("os").getloadavg(),
-            "torch": torch.__version__,
-        },
         "rows": rows,
     }
 
@@ -307,11 +299,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--baseline", default=None, help="git revision of the old implementation to time once (e.g. main)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "prune.json")
     ns = ap.parse_args(argv)
-    report = run(ns)
-    print(table(report))
-    ns.out.parent.mkdir(parents=True, exist_ok=True)
-    ns.out.write_text(json.dumps(report, indent=2))
-    return report
+    return finish(ns, run(ns), table)
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ class PruneRun:
         ResNet variant starts from the same weights), and seeds the training.
     detail : bool
         Also record the kept fraction of every neuron (output channel) and the
-        critical sparsity of the scores (:func:`eoc.nn.critical_sparsity_details`).
+        critical sparsity of the scores (:func:`eoc.nn.measured_critical_sparsity_details`).
     """
 
     dataset: str
@@ -218,8 +218,8 @@ def prune_model(config: PruneRun, data: TensorData, device: str = "cpu") -> tupl
     from eoc.nn import (
         LayerCollapseWarning,
         compute_scores,
-        critical_sparsity_details,
         init_,
+        measured_critical_sparsity_details,
         prune_at_init,
         rescale_,
         rescale_factors,
@@ -233,12 +233,18 @@ def prune_model(config: PruneRun, data: TensorData, device: str = "cpu") -> tupl
     record: dict[str, Any] = {"chance": 1.0 / data.num_classes, "density": 1.0, "rho_mean": 1.0}
     if spec.sparsity > 0:
         x, y = (t.to(device) for t in _scoring_batch(data, spec, gen))
-        scoring = {"loss_fn": _grasp_loss if spec.method == "grasp" else None, "input_shape": data.input_shape}
+        scoring = {
+            "loss_fn": _grasp_loss if spec.method == "grasp" else None,
+            "input_shape": data.input_shape,
+            # unchanged behaviour (issue 11): the model's own (train) modes, temperature in _grasp_loss
+            "bn_mode": "model",
+            "temperature": 1.0,
+        }
         if config.detail:
             # A copy of the generator: the random scores diagnosed are those the pruning draws.
             copy = torch.Generator().set_state(gen.get_state())
             scores = compute_scores(model, spec.method, x, y, generator=copy, **scoring)
-            record["critical_sparsity"], _, record["critical_layer"] = critical_sparsity_details(scores)
+            record["critical_sparsity"], _, record["critical_layer"] = measured_critical_sparsity_details(scores)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", LayerCollapseWarning)
             masks = prune_at_init(

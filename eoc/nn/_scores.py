@@ -61,7 +61,15 @@ from torch.func import functional_call
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from . import _batch
-from ._layers import PRUNABLE, PrunableTensor, is_masked, masked_tensor_names, prunable_tensors, qualified, refresh_weight
+from ._layers import (
+    PRUNABLE,
+    PrunableTensor,
+    is_masked,
+    masked_tensor_names,
+    prunable_tensors,
+    qualified,
+    refresh_weight,
+)
 from ._linearize import check_homogeneous, linearized
 from .functional import grasp_importance, magnitude_importance, snip_importance
 

@@ -332,3 +332,14 @@ def test_model_without_prunable_layer_raises():
 def test_synflow_without_input_shape_raises():
     with pytest.raises(ValueError, match="input_shape"):
         compute_scores(VGG([2], in_channels=1), "synflow")
+
+
+@pytest.mark.parametrize("scope", ["global", "layer"])
+def test_iterative_synflow_is_algorithm_1_round_by_round(scope):
+    """rounds=n (alive-only fast loop) == n single-shot prunes at sparsities 1 - (1-s)^(r/n),
+    each scoring the network masked by the previous one (Tanaka et al., Algorithm 1)."""
+    fast, slow = _model("relu"), _model("relu")
+    masks = prune_at_init(fast, "synflow", 0.9, rounds=6, scope=scope)
+    for r in range(1, 7):
+        step = prune_at_init(slow, "synflow", 1 - 0.1 ** (r / 6), rounds=1, scope=scope)
+    assert all(torch.equal(masks[n], step[n]) for n in masks)

@@ -1,0 +1,138 @@
+"""Benchmark: the cost of training with pruning masks, against the dense training step.
+
+One SGD step (momentum 0.9, weight decay 5e-4, cross-entropy, forward + backward +
+step) of ResNet32 on CIFAR-shaped inputs (3x32x32, 10 classes, ``--batch`` examples),
+for the same initial weights, in four forms:
+
+* ``dense``: no masks;
+* ``prune_hook``: pruned at 90% by :func:`eoc.nn.prune_at_init` (magnitude), masks
+  held by ``torch.nn.utils.prune``'s forward pre-hook (``weight = weight_orig *
+  weight_mask`` recomputed, and differentiated, on every step);
+* ``prune_hook+enforce``: the same, plus zeroing the pruned entries of ``weight_orig``
+  and of the momentum buffers after every step (what ``paper_repro/train.py`` does
+  today);
+* ``inplace``: :func:`eoc.nn.inplace_masks_` and :func:`eoc.nn.register_mask_hook`
+  (the pruned entries zeroed in place after every step, no per-forward product).
+
+The forms run in turn, ``--steps`` steps each per repetition, for ``--repeat``
+repetitions; the minimum CPU time per step (process time: one thread, so waiting for
+a core on a shared machine is not counted) is reported, with the overhead relative
+to ``dense``.
+
+Run: ``python bench/bench_prune_train.py [--batch 128] [--repeat 5] [--steps 3]
+[--threads 1]``.  Prints a table and writes ``bench/results/prune_train.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import time
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import torch
+from bench_prune_common import finish  # bench/ is on sys.path when run as a script
+from torch.nn import functional as F
+
+from eoc.nn import apply_masks_, init_, inplace_masks_, prune_at_init, register_mask_hook, resnet32
+
+HERE = Path(__file__).resolve().parent
+
+
+def _optimizer(model):
+    return torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+
+
+def forms(base, seed: int) -> dict[str, Callable[[torch.Tensor, torch.Tensor], None]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pruned = copy.deepcopy(base)
+        prune_at_init(pruned, "magnitude", 0.9)
+    models = {
+        "dense": copy.deepcopy(base),
+        "prune_hook": copy.deepcopy(pruned),
+        "prune_hook+enforce": copy.deepcopy(pruned),
+        "inplace": inplace_masks_(copy.deepcopy(pruned)),
+    }
+    opts = {k: _optimizer(m) for k, m in models.items()}
+    register_mask_hook(opts["inplace"], models["inplace"])
+
+    def step(name):
+        model, opt = models[name], opts[name]
+
+        def run(x, y):
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+            if name == "prune_hook+enforce":
+                apply_masks_(model, opt)
+
+        return run
+
+    return {name: step(name) for name in models}
+
+
+def run(ns: argparse.Namespace) -> dict:
+    torch.set_num_threads(ns.threads)
+    gen = torch.Generator().manual_seed(ns.seed)
+    base = init_(resnet32(), "relu", math.sqrt(2.0), generator=gen)
+    base.train()
+    x = torch.randn(ns.batch, 3, 32, 32, generator=gen)
+    y = torch.randint(0, 10, (ns.batch,), generator=gen)
+    steps = forms(base, ns.seed)
+    for fn in steps.values():  # warm-up
+        fn(x, y)
+    best = dict.fromkeys(steps, math.inf)
+    per_rep: dict[str, list[float]] = {k: [] for k in steps}
+    for rep in range(ns.repeat):
+        names = list(steps) if rep % 2 == 0 else list(steps)[::-1]
+        for name in names:
+            t0 = time.process_time()
+            for _ in range(ns.steps):
+                steps[name](x, y)
+            dt = (time.process_time() - t0) / ns.steps
+            per_rep[name].append(dt)
+            best[name] = min(best[name], dt)
+        print(f"  rep {rep}: " + ", ".join(f"{k} {per_rep[k][-1]:.3f}" for k in steps), flush=True)
+    return {
+        "config": {
+            "model": "resnet32, 3x32x32, 10 classes, train mode",
+            "batch": ns.batch,
+            "sparsity": 0.9,
+            "optimizer": "SGD lr 0.01 momentum 0.9 weight_decay 5e-4",
+            "threads": ns.threads,
+            "dtype": "float32",
+            "repeat": ns.repeat,
+            "steps_per_repeat": ns.steps,
+            "clock": "process CPU time",
+        },
+        "seconds_per_step_min": best,
+        "seconds_per_step_all": per_rep,
+        "overhead_vs_dense": {k: best[k] / best["dense"] - 1.0 for k in best},
+    }
+
+
+def table(report: dict) -> str:
+    lines = ["| form | CPU s / step (min) | overhead vs dense |", "|---|---|---|"]
+    for k, t in report["seconds_per_step_min"].items():
+        lines.append(f"| {k} | {t:.3f} | {100 * report['overhead_vs_dense'][k]:+.1f}% |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "prune_train.json")
+    ns = ap.parse_args(argv)
+    return finish(ns, run(ns), table)
+
+
+if __name__ == "__main__":
+    main()
