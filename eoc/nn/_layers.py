@@ -247,8 +247,8 @@ def prunable_tensors(
         BatchNorm weights (and, with ``prune_bias``, biases) with ``prune_batchnorm``,
         as the ``--prune-bias`` / ``--prune-batchnorm`` options of Tanaka et al.'s code.
     exclude : iterable
-        Entries of the same forms removed from the selection (a module name or module
-        removes all its tensors).
+        Entries of the same forms removed from the selection; a module (or its name)
+        removes all its tensors and those of its submodules (``exclude=["layer3"]``).
     prune_bias, prune_batchnorm : bool
         Only with the default selection.
 
@@ -290,11 +290,17 @@ def prunable_tensors(
             raise ValueError(f"parameters_to_prune lists {', '.join(map(repr, duplicates))} more than once")
     if isinstance(exclude, (str, nn.Module)):
         exclude = [exclude]
+    names = {id(m): n for n, m in model.named_modules()}
     dropped = set()
     for e in exclude:
-        whole = isinstance(e, nn.Module) or (isinstance(e, str) and e in dict(model.named_modules()))
-        pairs = _resolve(model, e, "exclude")
-        dropped |= {p for p in chosen if p[0] == pairs[0][0]} if whole else set(pairs)
+        if isinstance(e, nn.Module) or (isinstance(e, str) and e in names.values()):
+            if isinstance(e, nn.Module) and id(e) not in names:
+                raise ValueError(f"exclude entry {type(e).__name__}: the module is not part of the model")
+            prefix = names[id(e)] if isinstance(e, nn.Module) else e
+            # a module excludes all its tensors and those of its submodules
+            dropped |= {p for p in chosen if not prefix or p[0] == prefix or p[0].startswith(prefix + ".")}
+        else:
+            dropped |= set(_resolve(model, e, "exclude"))
     order = {name: i for i, (name, _) in enumerate(model.named_modules())}
     chosen = sorted(set(chosen) - dropped, key=lambda p: (order[p[0]], p[1] != "weight", p[1]))
     if not chosen and parameters_to_prune is None and not dropped:

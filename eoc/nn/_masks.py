@@ -68,11 +68,7 @@ def inplace_masks_(model: nn.Module) -> nn.Module:
         if is_inplace_masked(module, name):
             continue
         for key, hook in list(module._forward_pre_hooks.items()):
-            if isinstance(hook, prune.PruningContainer):
-                hook._pruning_methods = tuple(h for h in hook._pruning_methods if h._tensor_name != name)
-                if not hook._pruning_methods:
-                    del module._forward_pre_hooks[key]
-            elif isinstance(hook, prune.BasePruningMethod) and hook._tensor_name == name:
+            if isinstance(hook, prune.BasePruningMethod) and hook._tensor_name == name:  # containers too
                 del module._forward_pre_hooks[key]
         hook = inplace_hook(module)
         if hook is None:

@@ -129,44 +129,74 @@ def _select(
     return F.select_global(scores, round(keep * sum(s.numel() for s in scores)), alive=alive, names=names)
 
 
-def _synflow_masks(
-    net: SynFlowNetwork, alive: Sequence[torch.Tensor | None], keep: float, rounds: int, scope: str
-) -> list[torch.Tensor]:
+class _AliveSynFlow:
     r"""Iterative SynFlow (Tanaka et al. 2020, Algorithm 1) on the alive entries only.
 
     Round :math:`r` keeps :math:`\mathrm{round}(k^{r/n}M)` entries (per tensor with
-    ``scope="layer"``).  Each round scores and ranks only the entries still alive
-    (their flat indices are kept, in increasing order, so the tie rule is the same as
-    on the dense scores); the pruned entries are zeroed in the linearized network.
+    ``scope="layer"``).  Each round scores and ranks only the entries still alive:
+    their flat indices are kept in increasing order (so the tie rule is the same as
+    on the dense scores) with their values :math:`|\theta|`; the scores are gathered
+    into one reused buffer (gathers are cheaper than compactions: only the index list
+    is compacted); the pruned entries are zeroed in the linearized network.
+    Work and memory per round are proportional to the alive entries, besides the
+    forward/backward pass.
     """
-    sizes = [v.numel() for v in net.values]
-    index_dtype = torch.int32 if max(sizes) < 2**31 else torch.int64
-    index = []
-    for n, v, a in zip(sizes, net.values, alive):
-        everything = torch.arange(n, dtype=index_dtype, device=v.device)
-        index.append(everything if a is None else F._compress(everything, F._is_alive(a.reshape(-1))))
-    total = sum(sizes)
-    for r in tqdm(range(1, rounds + 1), desc="SynFlow rounds", disable=None if rounds > 1 else True, leave=False):
-        fraction = keep ** (r / rounds)
-        _, grads = net.gradients()
-        values = [
-            net.values[i].detach().view(-1).index_select(0, idx) * grads[i].reshape(-1).index_select(0, idx)
-            for i, idx in enumerate(index)
-        ]
+
+    def __init__(self, net: SynFlowNetwork, alive: Sequence[torch.Tensor | None]) -> None:
+        self.net = net
+        self.sizes = [v.numel() for v in net.values]
+        index_dtype = torch.int32 if max(self.sizes) < 2**31 else torch.int64
+        self.index = []
+        for n, v, a in zip(self.sizes, net.values, alive):
+            everything = torch.arange(n, dtype=index_dtype, device=v.device)
+            self.index.append(everything if a is None else F._compress(everything, F._is_alive(a.reshape(-1))))
+        n_alive = sum(len(i) for i in self.index)
+        self.buffer = torch.empty(n_alive, dtype=net.dtype, device=net.device)
+        self.gathered = torch.empty(max(len(i) for i in self.index), dtype=net.dtype, device=net.device)
+
+    def _fill(self, grads: list[torch.Tensor]) -> bool:
+        """Scores of the alive entries into the buffer (segments in tensor order); all finite?"""
+        if self.buffer.dtype != self.net.dtype:  # switched to float64
+            self.buffer = self.buffer.to(self.net.dtype)
+            self.gathered = self.gathered.to(self.net.dtype)
+        off = 0
+        for g, idx, v in zip(grads, self.index, self.net.values):
+            seg, values = self.buffer[off : off + len(idx)], self.gathered[: len(idx)]
+            torch.index_select(v.detach().view(-1), 0, idx, out=values)
+            torch.index_select(g.reshape(-1), 0, idx, out=seg).mul_(values)
+            off += len(idx)
+        return bool(torch.isfinite(self.buffer[:off].sum()))
+
+    def round(self, fraction: float, scope: str) -> None:
+        self.net.gradients(finite=self._fill)
+        lengths = [len(i) for i in self.index]
+        segments = self.buffer[: sum(lengths)].split(lengths)
         if scope == "layer":
-            kept = [F.topk_mask(v, round(fraction * n)) for v, n in zip(values, sizes)]
+            kept = [F.topk_mask(s, round(fraction * n)) for s, n in zip(segments, self.sizes)]
         else:
-            kept = F.topk_mask(torch.cat(values), round(fraction * total)).split([len(v) for v in values])
-        for i, (idx, k) in enumerate(zip(index, kept)):
-            if not bool(k.all()):
-                net.prune_(i, F._compress(idx, ~k).long())
-                index[i] = F._compress(idx, k)
-    masks = []
-    for v, idx in zip(net.values, index):
-        m = torch.zeros(v.numel(), dtype=torch.bool, device=v.device)
-        m[idx.long()] = True
-        masks.append(m.view(v.shape))
-    return masks
+            kept = F.topk_mask(self.buffer[: sum(lengths)], round(fraction * sum(self.sizes))).split(lengths)
+        for i, k in enumerate(kept):
+            if F._count(k) < len(k):
+                self.net.prune_(i, F._compress(self.index[i], ~k).long())
+                self.index[i] = F._compress(self.index[i], k)
+
+    def masks(self) -> list[torch.Tensor]:
+        out = []
+        for v, idx in zip(self.net.values, self.index):
+            m = torch.zeros(v.numel(), dtype=torch.bool, device=v.device)
+            m[idx.long()] = True
+            out.append(m.view(v.shape))
+        return out
+
+
+def _synflow_masks(
+    net: SynFlowNetwork, alive: Sequence[torch.Tensor | None], keep: float, rounds: int, scope: str
+) -> list[torch.Tensor]:
+    """The masks of ``rounds`` rounds of SynFlow down to the keep fraction ``keep`` (:class:`_AliveSynFlow`)."""
+    loop = _AliveSynFlow(net, alive)
+    for r in tqdm(range(1, rounds + 1), desc="SynFlow rounds", disable=None if rounds > 1 else True, leave=False):
+        loop.round(keep ** (r / rounds), scope)
+    return loop.masks()
 
 
 def select_masks(

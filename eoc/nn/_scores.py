@@ -189,8 +189,8 @@ def compute_scores(
     dict
         ``{key: scores}``, each of the tensor's shape, in module order; the key of a
         layer's weight is the layer's name, ``"<module>.<tensor>"`` otherwise.  In
-        the model's dtype, except SynFlow (float32, or float64 where float32 would
-        overflow, below) and random (the generator's float32).
+        the model's dtype, except SynFlow on a float32 model when float32 would
+        overflow (float64, below).
 
     Notes
     -----
@@ -238,7 +238,8 @@ def score_tensors(
         device = options.generator.device if options.generator is not None else None
         out = []
         for t, m in zip(tensors, masks):
-            u = torch.rand(t.param.shape, generator=options.generator, device=device).to(t.param.device)
+            u = torch.rand(t.param.shape, generator=options.generator, device=device)
+            u = u.to(device=t.param.device, dtype=t.param.dtype)
             out.append(u if m is None else u * m)
         return out
     if method == "magnitude":
@@ -313,11 +314,9 @@ def loss_gradients(
     running statistics are not updated; modes follow ``bn_mode``.
     """
     params = [t.param.detach().requires_grad_() for t in tensors]
-    masked = {t.state_key for t in tensors}
     state = {k: b if k.endswith("_mask") else b.clone() for k, b in model.named_buffers()}
     for t, p, m in zip(tensors, params, masks):
         state[t.state_key] = p if m is None else p * m
-    assert masked <= state.keys()
     with scoring_mode(model, bn_mode):
         outputs = _batch.checked_forward(model, lambda: _forward(model, state, inputs), inputs)
     if temperature != 1.0:
@@ -424,8 +423,9 @@ class SynFlowNetwork:
         with scoring_mode(self.model, "eval"), linearized(self.model, _calls=_calls, _stack=_stack):
             return _forward(self.model, self.state, x)
 
-    def _try(self) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor, torch.Tensor] | None:
-        """One pass in the current dtype; None when R or a gradient is not finite, or R underflows."""
+    def _try(self, finite: Callable[[list[torch.Tensor]], bool]):
+        """One pass in the current dtype; None when R overflows or underflows, or the
+        gradients are not finite (``finite``)."""
         x = torch.ones((1, *self.input_shape), dtype=self.dtype, device=self.device, requires_grad=True)
         try:
             R = self.forward(x).sum()
@@ -441,17 +441,23 @@ class SynFlowNetwork:
             return None  # underflow: float32 keeps no precision there
         *grads, grad_x = torch.autograd.grad(R, [*self.leaves, x], allow_unused=True)
         grads = [torch.zeros_like(v) if g is None else g for v, g in zip(self.values, grads)]
-        if not all(bool(torch.isfinite(g.sum())) for g in grads):
+        if not bool(torch.isfinite(grad_x.sum())) or not finite(grads):
             return None
         return R, grads, x, grad_x
 
-    def gradients(self) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        r""":math:`R` and :math:`\partial R/\partial` leaf for every prunable tensor, one
-        pass; float32 first, float64 when float32 overflows (or underflows)."""
-        result = self._try()
+    def gradients(self, finite: Callable[[list[torch.Tensor]], bool] | None = None):
+        r""":math:`R` and :math:`\partial R/\partial` leaf for every prunable tensor, one pass.
+
+        Float32 first; float64 (for good) when R overflows or underflows, or when
+        ``finite(grads)`` is False (default: every gradient sums to a finite value;
+        :func:`eoc.nn.prune_at_init` checks only the entries still alive).  Then
+        Euler's identity is checked (:func:`check_homogeneous`).
+        """
+        finite = finite or (lambda grads: all(bool(torch.isfinite(g.sum())) for g in grads))
+        result = self._try(finite)
         if result is None and self.dtype != torch.float64:
             self._to(torch.float64)
-            result = self._try()
+            result = self._try(finite)
         if result is None:
             raise ValueError(
                 f"the SynFlow path norm of {type(self.model).__name__} is not finite and positive even in "

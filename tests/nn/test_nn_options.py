@@ -176,3 +176,12 @@ def test_biases_do_not_count_as_layer_collapse():
     assert check_layer_collapse(model, "magnitude", 3 / 39, x, y, parameters_to_prune=explicit) == []
     masks = prune_at_init(model, "magnitude", 3 / 39, parameters_to_prune=explicit)
     assert not masks["classifier.bias"].any() and masks["features.0"].all()
+
+
+def test_excluding_a_container_excludes_everything_below_it():
+    from eoc.nn import resnet
+
+    model = resnet(8, in_channels=1, width_multiplier=0.25)
+    keys = [t.key for t in prunable_tensors(model, exclude=["layer3", model.fc])]
+    assert keys and not any(k.startswith("layer3") or k == "fc" for k in keys)
+    assert "layer2.0.shortcut.0" in keys
