@@ -152,8 +152,10 @@ def check_layer_collapse(
     The masks are computed but not applied: the model is left untouched (parameters,
     buffers, modes, hooks, ``.grad``).  All prunable layers are checked, 1x1 shortcut
     convolutions and the classifier included (SynFlow is known to empty ResNet
-    shortcuts in other tools).  Arguments as for :func:`prune_at_init`; with the same
-    ``generator`` state "random" gives the same masks.
+    shortcuts in other tools), and pruned BatchNorm weights; a fully pruned bias is
+    not a collapse (the signal still passes).  Arguments as for :func:`prune_at_init`
+    (the batch is validated first); with the same ``generator`` state "random" gives
+    the same masks.
 
     Warns
     -----

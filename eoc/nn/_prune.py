@@ -31,7 +31,7 @@ from typing import Iterable, Mapping, Sequence
 import torch
 from torch import nn
 from torch.nn.utils import prune
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .._validate import check_int, check_sparsity
 from . import functional as F
