@@ -19,7 +19,9 @@ interleaved step by step (so that a slow spell of a shared machine hits every fo
 alike), timed in process CPU time (one thread: waiting for a core is not counted).
 The overhead of a form is the median over repetitions of its time divided by the
 dense time of the same repetition (with the quartiles); the minimum time per step is
-reported too.
+reported too.  The mask bookkeeping is also timed on its own (:func:`mask_work`),
+as a fraction of the median dense step: on a loaded machine the end-to-end ratios
+scatter by several percent, more than the effect.
 
 Run: ``python bench/bench_prune_train.py [--batch 128] [--repeat 15] [--steps 2]
 [--threads 1]``.  Prints a table and writes ``bench/results/prune_train.json``.
@@ -75,7 +77,40 @@ def forms(base, seed: int) -> dict[str, Callable[[torch.Tensor, torch.Tensor], N
 
         return run
 
-    return {name: step(name) for name in models}
+    return {name: step(name) for name in models}, models, opts
+
+
+def mask_work(models: dict, opts: dict, repeat: int) -> dict[str, float]:
+    """CPU seconds of the mask bookkeeping alone, per step (min over ``repeat`` timings of 10 calls).
+
+    ``prune_hook``: the pre-hook's product ``weight_orig * weight_mask`` of every layer
+    and its backward (the gradient times the mask); ``enforce`` / ``inplace``:
+    :func:`eoc.nn.apply_masks_` with the optimizer (zeroing pruned entries of
+    ``weight_orig`` and of the momentum buffers).  Small next to a step, so measured
+    on its own: the end-to-end ratios cannot resolve it on a loaded machine.
+    """
+    from eoc.nn import prunable_layers
+
+    hooked = [m for _, m in prunable_layers(models["prune_hook"])]
+
+    def hook_product():
+        for m in hooked:
+            orig = m.weight_orig.detach().requires_grad_()
+            w = orig * m.weight_mask
+            w.backward(torch.ones_like(w))
+
+    work = {"prune_hook": hook_product, "apply_masks_": lambda: apply_masks_(models["inplace"], opts["inplace"])}
+    out = {}
+    for name, fn in work.items():
+        fn()
+        best = math.inf
+        for _ in range(repeat):
+            t0 = time.process_time()
+            for _ in range(10):
+                fn()
+            best = min(best, (time.process_time() - t0) / 10)
+        out[name] = best
+    return out
 
 
 def run(ns: argparse.Namespace) -> dict:
@@ -85,7 +120,7 @@ def run(ns: argparse.Namespace) -> dict:
     base.train()
     x = torch.randn(ns.batch, 3, 32, 32, generator=gen)
     y = torch.randint(0, 10, (ns.batch,), generator=gen)
-    steps = forms(base, ns.seed)
+    steps, models, opts = forms(base, ns.seed)
     for fn in steps.values():  # warm-up
         fn(x, y)
     per_rep: dict[str, list[float]] = {k: [] for k in steps}
@@ -100,6 +135,8 @@ def run(ns: argparse.Namespace) -> dict:
             per_rep[name].append(total[name] / ns.steps)
         print(f"  rep {rep}: " + ", ".join(f"{k} {per_rep[k][-1]:.3f}" for k in steps), flush=True)
     ratios = {k: sorted(a / d for a, d in zip(per_rep[k], per_rep["dense"])) for k in steps}
+    dense = statistics.median(per_rep["dense"])
+    work = mask_work(models, opts, ns.repeat)
     return {
         "config": {
             "model": "resnet32, 3x32x32, 10 classes, train mode",
@@ -118,6 +155,8 @@ def run(ns: argparse.Namespace) -> dict:
         "overhead_vs_dense_quartiles": {
             k: [r[len(r) // 4] - 1.0, r[(3 * len(r)) // 4] - 1.0] for k, r in ratios.items()
         },
+        "mask_work_seconds_per_step": work,
+        "mask_work_fraction_of_dense_step": {k: v / dense for k, v in work.items()},
     }
 
 
@@ -129,6 +168,9 @@ def table(report: dict) -> str:
             f"| {k} | {t:.3f} | {100 * report['overhead_vs_dense_median'][k]:+.1f}% | "
             f"{100 * q[0]:+.1f}% .. {100 * q[1]:+.1f}% |"
         )
+    lines += ["", "| mask bookkeeping alone | CPU ms / step | fraction of a dense step |", "|---|---|---|"]
+    for k, t in report["mask_work_seconds_per_step"].items():
+        lines.append(f"| {k} | {1e3 * t:.2f} | {100 * report['mask_work_fraction_of_dense_step'][k]:.2f}% |")
     return "\n".join(lines)
 
 

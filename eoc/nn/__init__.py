@@ -13,7 +13,7 @@
   :func:`layer_gradient_norms`, :func:`check_layer_collapse`;
 * theory from a model: :func:`describe` (the :class:`eoc.Architecture` of a model),
   :func:`predict_critical_sparsity`, :func:`predict_keep_fractions`,
-  :func:`collapse_order`, :func:`predict_collapse`.
+  :func:`collapse_order`, :func:`predict_collapse`;
 * tensor-level primitives shared with :mod:`eoc.sim`: :mod:`eoc.nn.functional`.
 
 Functions ending in ``_`` modify the model in place and return it.  Mathematics:
