@@ -39,6 +39,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_leaves
 
 from ._activations import ACTIVATION_MODULES
 
@@ -125,13 +126,8 @@ def linearized(model: nn.Module, *, _calls: dict | None = None, _stack: list | N
 
 
 def _tensors(value) -> list[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (tuple, list)):
-        return [t for v in value for t in _tensors(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _tensors(v)]
-    return []
+    """The tensors in a module's (nested) inputs or outputs."""
+    return [t for t in tree_leaves(value) if isinstance(t, torch.Tensor)]
 
 
 def _scales(a: list[torch.Tensor], b: list[torch.Tensor], rtol: float) -> bool:
