@@ -135,11 +135,11 @@ class _AliveSynFlow:
     Round :math:`r` keeps :math:`\mathrm{round}(k^{r/n}M)` entries (per tensor with
     ``scope="layer"``).  Each round scores and ranks only the entries still alive:
     their flat indices are kept in increasing order (so the tie rule is the same as
-    on the dense scores) with their values :math:`|\theta|`; the scores are gathered
-    into one reused buffer (gathers are cheaper than compactions: only the index list
-    is compacted); the pruned entries are zeroed in the linearized network.
-    Work and memory per round are proportional to the alive entries, besides the
-    forward/backward pass.
+    on the dense scores), their scores :math:`|\theta|\,\partial R/\partial\theta`
+    are gathered into one reused buffer (only the index lists are compacted:
+    gathers are cheaper than compactions), and the entries pruned are zeroed in the
+    linearized network.  Besides the forward/backward pass, work and memory per
+    round are proportional to the entries still alive.
     """
 
     def __init__(self, net: SynFlowNetwork, alive: Sequence[torch.Tensor | None]) -> None:

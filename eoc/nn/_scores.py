@@ -310,7 +310,8 @@ def loss_gradients(
     the network with tensors :math:`W\odot\delta` (so the gradients vanish off the mask),
     :math:`L` = ``loss_fn(model(inputs) / temperature, targets)``.
 
-    The batch is validated (:mod:`eoc.nn._batch`); buffers are copied, so BatchNorm
+    The forward pass, the loss and the gradients are checked (:mod:`eoc.nn._batch`;
+    the callers validate the batch itself first); buffers are copied, so BatchNorm
     running statistics are not updated; modes follow ``bn_mode``.
     """
     params = [t.param.detach().requires_grad_() for t in tensors]
@@ -348,7 +349,7 @@ def synflow_input_shape(model: nn.Module, inputs, input_shape) -> tuple[int, ...
     return tuple(int(n) for n in shape)
 
 
-def _shift_keys(model: nn.Module, tensors: Sequence[PrunableTensor]) -> set[str]:
+def _shift_keys(model: nn.Module) -> set[str]:
     """State keys of the additive terms removed from the linearized network: biases of
     Linear/Conv layers, BatchNorm biases and running means."""
     keys = set()
@@ -384,7 +385,7 @@ class SynFlowNetwork:
         first = self.tensors[0].param
         self.dtype = torch.float64 if first.dtype == torch.float64 else torch.float32
         self.device = first.device
-        shifts = _shift_keys(model, tensors)
+        shifts = _shift_keys(model)
         targets = {t.state_key for t in self.tensors}
         self.state: dict[str, torch.Tensor] = {}
         for k, v in chain(model.named_parameters(), model.named_buffers()):
