@@ -161,7 +161,7 @@ def _above_or_first_ties(a: np.ndarray, k: int, live: np.ndarray | None) -> np.n
     """Rows of ``a`` (dead entries already at the lowest value): every entry above the
     k-th largest ``t``, and the first ``k - #{a > t}`` entries equal to ``t``."""
     n = a.shape[-1]
-    t = np.partition(a, n - k, axis=-1)[:, n - k : n - k + 1]
+    t = np.partition(a, n - k, axis=-1)[:, n - k : n - k + 1].copy()  # frees the partitioned copy
     above, eq = a > t, a == t
     if live is not None and (t == _lowest(a.dtype)).any():
         eq &= live
