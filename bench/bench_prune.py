@@ -28,8 +28,9 @@ repetitions is reported, and the median; the table shows CPU time, which on a
 shared machine is not inflated by waiting for a core).  Memory in the table: the
 largest peak of ``ours`` over repetitions against the smallest of ``plain``.  Memory: the peak resident-set increment
 during the prune, measured in the same process (``/proc/self/clear_refs`` resets
-the high-water mark after ``malloc_trim``), so it counts what the prune allocates
-beyond the model.  The masks of ``ours`` and ``plain`` are compared (fraction of
+the high-water mark after ``malloc_trim``; glibc's mmap threshold is fixed at 1 MiB
+so that freed blocks leave the resident set), so it counts what the prune
+allocates beyond the model.  The masks of ``ours`` and ``plain`` are compared (fraction of
 entries on which they agree, and the kept counts).
 
 Run: ``python bench/bench_prune.py [--repeat 3] [--threads 1] [--methods ...]
@@ -79,6 +80,18 @@ def _rss_kib(field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def _fixed_mmap_threshold(nbytes: int = 1 << 20) -> bool:
+    """Make glibc serve every allocation of ``nbytes`` or more by ``mmap`` (returned to the
+    system when freed), instead of its dynamic threshold (which, after freeing a large
+    block, keeps later blocks of that size in the heap, where freed memory still counts
+    in the resident set).  Without it the peak increments depend on the allocation
+    history of the process, not only on the prune."""
+    try:
+        return bool(ctypes.CDLL("libc.so.6").mallopt(-3, nbytes))  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        return False
 
 
 def _trim() -> None:
@@ -210,6 +223,7 @@ def _agreement(a: list[torch.Tensor], b: list[torch.Tensor]) -> dict:
 
 def run(ns: argparse.Namespace) -> dict:
     torch.set_num_threads(ns.threads)
+    mmap_fixed = _fixed_mmap_threshold()
     base = VGG("vgg19", in_channels=3, num_classes=10)
     init_(base, "relu", math.sqrt(2.0), generator=torch.Generator().manual_seed(ns.seed))
     data = torch.Generator().manual_seed(ns.seed + 1)
@@ -275,6 +289,7 @@ def run(ns: argparse.Namespace) -> dict:
             "seed": ns.seed,
             "baseline": ns.baseline,
             "synflow_first_round": synflow,
+            "malloc_mmap_threshold_fixed_1MiB": mmap_fixed,
         },
         "rows": rows,
     }
