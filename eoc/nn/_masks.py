@@ -28,6 +28,8 @@ against the dense step, is in ``bench/bench_prune_train.py``.
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 from torch import nn
 from torch.nn.utils import prune
@@ -79,6 +81,19 @@ def inplace_masks_(model: nn.Module) -> nn.Module:
     return model
 
 
+_PRUNED: dict[int, tuple] = {}  # id(mask) -> (weakref to mask, its version, mask == 0)
+
+
+def _pruned_entries(mask: torch.Tensor) -> torch.Tensor:
+    """``mask == 0``, cached per mask tensor until the mask is modified (its version changes)."""
+    key = id(mask)
+    cached = _PRUNED.get(key)
+    if cached is None or cached[0]() is not mask or cached[1] != mask._version:
+        ref = weakref.ref(mask, lambda _, key=key: _PRUNED.pop(key, None))
+        cached = _PRUNED[key] = (ref, mask._version, mask == 0)
+    return cached[2]
+
+
 @torch.no_grad()
 def apply_masks_(model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> nn.Module:
     """Set the pruned entries of every masked ``t_orig`` to exactly zero; return ``model``.
@@ -91,7 +106,7 @@ def apply_masks_(model: nn.Module, optimizer: torch.optim.Optimizer | None = Non
     """
     for module, name in _masked(model):
         orig = getattr(module, name + "_orig")
-        pruned = getattr(module, name + "_mask") == 0
+        pruned = _pruned_entries(getattr(module, name + "_mask"))
         orig.masked_fill_(pruned, 0.0)
         if optimizer is not None:
             for value in optimizer.state.get(orig, {}).values():

@@ -129,6 +129,13 @@ def test_scoring_and_pruning_again_an_inplace_masked_model():
     for name, m in prunable_layers(model):
         assert torch.all(second[name] <= first[name]) and m.weight is m.weight_orig
         assert torch.all(m.weight_orig[m.weight_mask == 0] == 0)
+    apply_masks_(model)  # its cache of the pruned entries follows the new masks
+    with torch.no_grad():
+        for _, m in prunable_layers(model):
+            m.weight_orig.fill_(1.0)
+    apply_masks_(model)
+    for name, m in prunable_layers(model):
+        assert torch.equal(m.weight, second[name])
 
 
 def test_remove_masks_of_an_inplace_masked_model():
