@@ -28,8 +28,6 @@ against the dense step, is in ``bench/bench_prune_train.py``.
 
 from __future__ import annotations
 
-import weakref
-
 import torch
 from torch import nn
 from torch.nn.utils import prune
@@ -81,37 +79,33 @@ def inplace_masks_(model: nn.Module) -> nn.Module:
     return model
 
 
-_PRUNED: dict[int, tuple] = {}  # id(mask) -> (weakref to mask, its version, mask == 0)
-
-
-def _pruned_entries(mask: torch.Tensor) -> torch.Tensor:
-    """``mask == 0``, cached per mask tensor until the mask is modified (its version changes)."""
-    key = id(mask)
-    cached = _PRUNED.get(key)
-    if cached is None or cached[0]() is not mask or cached[1] != mask._version:
-        ref = weakref.ref(mask, lambda _, key=key: _PRUNED.pop(key, None))
-        cached = _PRUNED[key] = (ref, mask._version, mask == 0)
-    return cached[2]
-
-
 @torch.no_grad()
 def apply_masks_(model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> nn.Module:
-    """Set the pruned entries of every masked ``t_orig`` to exactly zero; return ``model``.
+    """Set the pruned entries of every masked ``t_orig`` to zero; return ``model``.
 
-    With ``optimizer``, its per-entry state of those parameters (``momentum_buffer``,
-    ``exp_avg``, ``exp_avg_sq``, ... -- any state tensor of the parameter's shape) is
-    zeroed at the pruned entries too, so momentum does not carry the gradient of
-    pruned entries into later steps.  ``masked_fill_`` is used: a NaN in a pruned
-    entry is cleared as well.  Works for both mask forms (pre-hook or in place).
+    ``t_orig`` is multiplied by ``t_mask`` (one fused ``torch._foreach_mul_`` over all
+    masked tensors).  With ``optimizer``, its per-entry state of those parameters
+    (``momentum_buffer``, ``exp_avg``, ``exp_avg_sq``, ... -- any state tensor of the
+    parameter's shape) is multiplied by the mask too, so momentum does not carry the
+    gradient of pruned entries into later steps.  Works for both mask forms
+    (pre-hook or in place).  (A NaN in a pruned entry stays NaN -- it can only come
+    from a NaN gradient, which has then reached every entry.)
     """
-    for module, name in _masked(model):
-        orig = getattr(module, name + "_orig")
-        pruned = _pruned_entries(getattr(module, name + "_mask"))
-        orig.masked_fill_(pruned, 0.0)
-        if optimizer is not None:
+    pairs = _masked(model)
+    origs = [getattr(m, t + "_orig") for m, t in pairs]
+    masks = [getattr(m, t + "_mask") for m, t in pairs]
+    masks = [k if k.dtype == o.dtype else k.to(o.dtype) for k, o in zip(masks, origs)]
+    torch._foreach_mul_(origs, masks)
+    if optimizer is not None:
+        state, factors = [], []
+        for orig, mask in zip(origs, masks):
             for value in optimizer.state.get(orig, {}).values():
                 if isinstance(value, torch.Tensor) and value.shape == orig.shape:
-                    value.masked_fill_(pruned, 0.0)
+                    state.append(value)
+                    factors.append(mask if mask.dtype == value.dtype else mask.to(value.dtype))
+        if state:
+            torch._foreach_mul_(state, factors)
+    for (module, name), orig in zip(pairs, origs):
         if is_inplace_masked(module, name):
             module.__dict__[name] = orig
     return model
