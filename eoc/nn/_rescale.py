@@ -62,13 +62,14 @@ def rescale_factors(
     dict
         ``{layer name: rho}`` in float64: shape ``(out_features,)`` /
         ``(out_channels,)`` for "neuron", a 0-d tensor otherwise.  A neuron (or a
-        layer) with no kept weight gets 1: it stays zero.  Computed from the weights
-        as pruned, before any :func:`rescale_` (so they are the factors
-        :func:`rescale_` applies, whether or not it has run).
+        layer) with no kept weight gets 1: it stays zero.  Computed for the weights
+        as pruned, before any :func:`rescale_` (the unpruned norms and the factors
+        applied are remembered by :func:`rescale_`), so these are the factors
+        :func:`rescale_` applies whether or not it has run.
     """
     layers = _masked_layers(model)
     _check_mode(mode, method)
-    return _factors(layers, {name: _unrescaled(m) for name, m in layers}, mode, method)
+    return {name: _factor(name, m, mode, method) for name, m in layers}
 
 
 def _check_mode(mode: str, method: str | None) -> None:
@@ -80,29 +81,9 @@ def _check_mode(mode: str, method: str | None) -> None:
         )
 
 
-def _factors(layers, originals: dict[str, torch.Tensor], mode: str, method: str | None) -> dict[str, torch.Tensor]:
-    factors = {}
-    for name, module in layers:
-        w, mask = originals[name], module.weight_mask.detach().double()
-        if mode == "population":
-            from .. import effective_sigma_w
-
-            keep = int(mask.count_nonzero()) / mask.numel()
-            rho = 1.0 / float(effective_sigma_w(method, keep, 1.0)) if keep > 0 else 1.0
-            factors[name] = torch.tensor(rho, dtype=torch.float64, device=w.device)
-        else:
-            factors[name] = F.rescale_factors(w, mask, mode)
-    return factors
-
-
-#: Name of the (non-persistent) buffer remembering the factors applied to a layer, one per output unit.
-APPLIED = "weight_rescale"
-
-
-def _applied(module: nn.Module) -> torch.Tensor:
-    w = module.weight_orig
-    factors = getattr(module, APPLIED, None)
-    return torch.ones(w.shape[0], dtype=torch.float64, device=w.device) if factors is None else factors
+#: Non-persistent buffers of a rescaled layer: the factors applied (one per output
+#: unit) and the squared norms of the unpruned weights (one per output unit).
+APPLIED, UNPRUNED = "weight_rescale", "weight_unpruned_sq_norm"
 
 
 def _rows(t: torch.Tensor, ndim: int) -> torch.Tensor:
@@ -110,53 +91,74 @@ def _rows(t: torch.Tensor, ndim: int) -> torch.Tensor:
 
 
 def _unrescaled(module: nn.Module) -> torch.Tensor:
-    """:math:`W^0` in float64: the kept entries divided by the factors applied so far."""
+    """:math:`W^0` in float64: ``weight_orig`` divided row by row by the factors applied so far."""
     w = module.weight_orig.detach().double()
-    return torch.where(module.weight_mask.bool(), w / _rows(_applied(module), w.ndim), w)
+    applied = getattr(module, APPLIED, None)
+    return w if applied is None else w / _rows(applied, w.ndim)
+
+
+def _unpruned_norms(name: str, module: nn.Module) -> torch.Tensor:
+    r"""Per output unit, :math:`\sum_j (W^0_{ij})^2` of the weights before pruning: remembered,
+    or read from ``weight_orig`` (whose pruned entries keep their values)."""
+    remembered = getattr(module, UNPRUNED, None)
+    if remembered is not None:
+        return remembered
+    mask = module.weight_mask.bool()
+    if bool((~mask).any()) and not bool(module.weight_orig[~mask].any()):
+        raise ValueError(
+            f"layer {name!r}: every pruned entry of weight_orig is 0, so the unpruned norm that the "
+            "rescaling restores is unknown (masked in place?): call rescale_ before inplace_masks_"
+        )
+    return _unrescaled(module).square().flatten(1).sum(1)
+
+
+def _factor(name: str, module: nn.Module, mode: str, method: str | None) -> torch.Tensor:
+    mask = module.weight_mask.detach().double()
+    if mode == "population":
+        from .. import effective_sigma_w
+
+        keep = int(mask.count_nonzero()) / mask.numel()
+        rho = 1.0 / float(effective_sigma_w(method, keep, 1.0)) if keep > 0 else 1.0
+        return torch.tensor(rho, dtype=torch.float64, device=mask.device)
+    full = _unpruned_norms(name, module)
+    return F.rescale_factors(_unrescaled(module), mask, mode, unpruned=full if mode == "neuron" else full.sum())
 
 
 @torch.no_grad()
 def rescale_(model: nn.Module, mode: str = "neuron", *, method: str | None = None) -> nn.Module:
     r"""Apply the rescaling trick in place; return ``model``.  Idempotent.
 
-    Every masked layer's kept weights are set to :math:`\rho\,W^0`, where :math:`W^0`
-    are the weights as pruned (before any rescaling) and :math:`\rho` the factors of
-    :func:`rescale_factors`, computed from :math:`W^0` and the mask: the target is
-    the unpruned norm.  The factors applied are remembered on the layer (the
-    non-persistent buffer ``weight_rescale``, one per output unit: not in the
-    ``state_dict``, which keeps the ``torch.nn.utils.prune`` format), so calling
-    ``rescale_`` again changes nothing, and calling it with another ``mode``
-    replaces the rescaling instead of compounding it.  Pruned entries of
-    ``weight_orig`` are not touched, so the unpruned norm stays readable.
+    Every masked layer's ``weight_orig`` is set to :math:`\rho\,W^0`, row by row, where
+    :math:`W^0` are the weights as pruned (before any rescaling) and :math:`\rho` the
+    factors of :func:`rescale_factors`: the target is the unpruned norm.  The
+    effective weight ``weight_orig * weight_mask`` keeps its zeros.  The unpruned
+    norms and the factors applied are remembered on the layer (non-persistent
+    buffers ``weight_unpruned_sq_norm`` and ``weight_rescale``, one entry per output
+    unit: not in the ``state_dict``, which keeps the ``torch.nn.utils.prune``
+    format), so calling ``rescale_`` again changes nothing, calling it with another
+    ``mode`` replaces the rescaling instead of compounding it, and it still works
+    after :func:`eoc.nn.inplace_masks_` has discarded the pruned entries.
 
     Raises
     ------
     ValueError
-        As :func:`rescale_factors`; and for "neuron"/"layer" on a layer whose pruned
-        entries were discarded (all zero, as after :func:`eoc.nn.inplace_masks_`):
-        the unpruned norm is then lost -- rescale before masking in place.
+        As :func:`rescale_factors`; and for "neuron"/"layer" on a layer never
+        rescaled whose pruned entries were discarded (all zero, as after
+        :func:`eoc.nn.inplace_masks_`): the unpruned norm is then lost.
     """
     layers = _masked_layers(model)
     _check_mode(mode, method)
-    originals = {}
-    for name, module in layers:
-        mask = module.weight_mask.bool()
-        discarded = (~mask).any() and not module.weight_orig[~mask].any()
-        if mode != "population" and bool(discarded) and getattr(module, APPLIED, None) is None:
-            raise ValueError(
-                f"layer {name!r}: every pruned entry of weight_orig is 0, so the unpruned norm that the "
-                "rescaling restores is unknown (masked in place?): call rescale_ before inplace_masks_"
-            )
-        originals[name] = _unrescaled(module)
-    factors = _factors(layers, originals, mode, method)
     for name, module in layers:
         w = module.weight_orig
-        rho = factors[name].expand(w.shape[0]).clone() if factors[name].ndim == 0 else factors[name]
+        rho = _factor(name, module, mode, method)
+        rho = rho.expand(w.shape[0]).clone() if rho.ndim == 0 else rho
+        applied = getattr(module, APPLIED, None)
         rtol = 64 * torch.finfo(w.dtype).eps  # W0 is recovered from rounded weights
-        if torch.allclose(rho, _applied(module), rtol=rtol, atol=0.0):
+        if applied is not None and torch.allclose(rho, applied, rtol=rtol, atol=0.0):
             continue  # what is applied already: a second call changes nothing
-        new = (originals[name] * _rows(rho, w.ndim)).to(w.dtype)
-        w.copy_(torch.where(module.weight_mask.bool(), new, w))
+        if getattr(module, UNPRUNED, None) is None and mode != "population":
+            module.register_buffer(UNPRUNED, _unpruned_norms(name, module), persistent=False)
+        w.copy_((_unrescaled(module) * _rows(rho, w.ndim)).to(w.dtype))
         module.register_buffer(APPLIED, rho, persistent=False)
         refresh_weight(module)
     return model

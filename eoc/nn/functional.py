@@ -359,7 +359,12 @@ RESCALE_SUM_MODES = ("neuron", "layer")
 
 
 def rescale_factors(
-    weight: torch.Tensor, mask: torch.Tensor, mode: str = "neuron", *, batch_dims: int = 0
+    weight: torch.Tensor,
+    mask: torch.Tensor,
+    mode: str = "neuron",
+    *,
+    batch_dims: int = 0,
+    unpruned: torch.Tensor | None = None,
 ) -> torch.Tensor:
     r"""Factors of the rescaling trick (docs/theory.md §5), in float64.
 
@@ -370,7 +375,9 @@ def rescale_factors(
     with ``mode="neuron"`` one factor per output neuron/channel (shape
     ``batch + (out,)``; j runs over inputs and kernel positions), with ``"layer"``
     one per layer (batch shape; sums over the whole layer).  A neuron (layer) with
-    no kept weight gets 1: it stays zero.
+    no kept weight gets 1: it stays zero.  ``unpruned``: the numerator (the squared
+    norms of the weights before pruning, of the output's shape) when ``weight`` no
+    longer holds the pruned values; default from ``weight``.
     """
     if mode not in RESCALE_SUM_MODES:
         raise ValueError(f"mode must be one of {RESCALE_SUM_MODES}, got mode={mode!r}")
@@ -381,6 +388,8 @@ def rescale_factors(
     m = mask.detach().double()
     first = batch_dims + 1 if mode == "neuron" else batch_dims
     dims = tuple(range(first, w.dim()))
-    full = w.square().sum(dims)
+    full = w.square().sum(dims) if unpruned is None else unpruned.detach().double()
     kept = (w * m).square().sum(dims)
+    if full.shape != kept.shape:
+        raise ValueError(f"unpruned has shape {tuple(full.shape)}, expected {tuple(kept.shape)} for mode={mode!r}")
     return torch.where(kept > 0, (full / torch.where(kept > 0, kept, 1.0)).sqrt(), torch.ones_like(kept))

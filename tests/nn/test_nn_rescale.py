@@ -169,16 +169,28 @@ def test_a_second_mode_replaces_the_first_instead_of_compounding():
         torch.testing.assert_close(v, factors[k], rtol=1e-6, atol=0)
 
 
-def test_rescale_restores_the_unpruned_row_norms_and_keeps_pruned_entries():
+def test_rescale_restores_the_unpruned_row_norms_even_after_masking_in_place():
+    """Kept row norms = unpruned row norms; whole rows of weight_orig are scaled (as eoc.sim does);
+    the remembered unpruned norms keep rescale_ idempotent after inplace_masks_ zeroed the pruned entries."""
+    from eoc.nn import inplace_masks_
+
     model = _pruned_ffnn()
     before = [m.weight_orig.detach().clone() for m in model.linears]
+    rho = rescale_factors(model)
     rescale_(model)
-    rescale_(model)
-    for w0, m in zip(before, model.linears):
-        kept = m.weight_mask.bool()
-        rows = kept.any(1)
+    for w0, m, r in zip(before, model.linears, rho.values()):
+        rows = m.weight_mask.bool().any(1)
         torch.testing.assert_close(
             (m.weight_orig * m.weight_mask).square().sum(1)[rows], w0.square().sum(1)[rows], rtol=1e-5, atol=0
         )
-        assert torch.equal(m.weight_orig[~kept], w0[~kept])  # the unpruned norm stays readable
+        torch.testing.assert_close(m.weight_orig.double(), w0.double() * r[:, None], rtol=1e-6, atol=0)
     assert "linears.0.weight_rescale" not in model.state_dict()
+    once = _effective(model)
+    inplace_masks_(model)
+    rescale_(model)
+    assert all(torch.equal(a, b) for a, b in zip(once, _effective(model)))
+    rescale_(model, "layer")  # a change of mode still works: the unpruned norms are remembered
+    fresh = _pruned_ffnn()
+    rescale_(fresh, "layer")
+    for a, b in zip(_effective(fresh), _effective(model)):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=0)

@@ -7,7 +7,7 @@ magnitude and SNIP scores, the global and per-layer masks, the critical sparsity
 and the rescaled weights.  The eoc.nn side is computed on
 ``stack.to_module(r)``, whose weights are copied from the stack, with the eoc.nn
 functions a user calls (``compute_scores``, ``prune_at_init``, ``rescale_``,
-``critical_sparsity_details``).
+``measured_critical_sparsity_details``).
 """
 
 from __future__ import annotations
@@ -133,12 +133,12 @@ def test_masks_equal_eoc_nn_prune_at_init(kind, method, scope):
 
 @pytest.mark.parametrize("kind", STACKS)
 def test_critical_sparsity_equals_eoc_nn(kind):
-    """s_cr and the first layer to collapse of replica r = eoc.nn.critical_sparsity_details."""
+    """s_cr and the first layer to collapse of replica r = eoc.nn.measured_critical_sparsity_details."""
     net, x, y = STACKS[kind](seed=4)
     s_cr, layer = net.snip_scores(x, y).critical_sparsity()
     for r in range(R):
         scores = enn.compute_scores(net.to_module(r), "snip", x, y)
-        ref_s, _, ref_layer = enn.critical_sparsity_details(scores)
+        ref_s, _, ref_layer = enn.measured_critical_sparsity_details(scores)
         assert float(s_cr[r]) == pytest.approx(ref_s, abs=TOL)
         assert list(scores)[int(layer[r])] == ref_layer
 
