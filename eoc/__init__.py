@@ -10,7 +10,8 @@ the docstrings of each function.
 """
 
 from ._activations import Activation, ClosedForms, available_activations, get_activation
-from ._arch import Architecture, ArchitectureProfile, Layer, Node, TheoryCoverageWarning, as_architecture, layer_profile
+from ._arch import Architecture, ArchitectureProfile, as_architecture, layer_profile
+from ._graph import Layer, Node, TheoryCoverageWarning
 from ._correlation import c_star, correlation_iterates, correlation_map, correlation_map_derivative
 from ._expect import Numerics
 from ._maps import FixedPoints, covariance_map, q_star, variance_fixed_points, variance_iterates, variance_map

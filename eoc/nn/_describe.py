@@ -44,7 +44,6 @@ import operator
 import re
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 import torch.fx as fx
 from torch import nn
@@ -54,7 +53,8 @@ from torch.nn.modules.instancenorm import _InstanceNorm
 from torch.nn.modules.pooling import _AdaptiveAvgPoolNd, _AdaptiveMaxPoolNd, _AvgPoolNd, _MaxPoolNd
 
 from .. import Activation, get_activation
-from .._arch import Architecture, Layer, Node
+from .._arch import Architecture
+from .._graph import Layer, Node
 from ._activations import ACTIVATION_MODULES, Erf, ScaledSiLU
 from ._layers import PRUNABLE, is_masked, prunable_layers, weight_param
 
