@@ -11,7 +11,10 @@ method         law (:func:`get_law`)  :math:`G`
 ``random``     ``uniform``            :math:`U \sim \mathrm{Uniform}(0, 1)`
 =============  =====================  ==============================================
 
-with :math:`Z, Z_1, Z_2` iid :math:`\mathcal N(0, 1)`.  Each law is a small frozen
+and, for SNIP under the finite-width model (docs/theory.md §8), the family
+:class:`LowRankProductNormal` of the score :math:`|Z_1 Z_2|\sqrt V` of a layer whose
+gradient matrix has effective rank ``rank`` (a parametrized family, built directly
+rather than looked up by name; rank :math:`\infty` is ``product_normal``), with :math:`Z, Z_1, Z_2` iid :math:`\mathcal N(0, 1)`.  Each law is a small frozen
 dataclass following the :class:`ScoreLaw` protocol: vectorized ``pdf``, ``cdf``,
 ``sf``, ``logsf``, ``ppf``, ``isf``, the moments, ``rvs`` and the truncated second
 moment :math:`\mathbb E[W^2; G > t]` of the standardized weight :math:`W` whose
@@ -40,13 +43,14 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from ._roots import solve_bracketed
-from ._validate import as_float_array, check_closed_interval
+from ._validate import as_float_array, check_closed_interval, check_positive
 
 __all__ = [
     "ScoreLaw",
     "HalfNormal",
     "ProductNormal",
     "Uniform01",
+    "LowRankProductNormal",
     "get_law",
     "available_laws",
     "law_for_method",
@@ -605,6 +609,161 @@ class Uniform01:
 
     def rvs(self, size: int | tuple[int, ...], rng: np.random.Generator | int) -> np.ndarray:
         return _rng(rng).random(_size(size))
+
+
+# ----------------------------------------------------------------------------------------------
+# Low-rank product-normal: SNIP scores of a finite layer (docs/theory.md §8)
+# ----------------------------------------------------------------------------------------------
+
+#: Probabilists' Gauss-Hermite nodes of the Gamma mixing variable (in its normal score).
+_GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(96)
+_GH_WEIGHTS = _GH_WEIGHTS / _GH_WEIGHTS.sum()
+
+
+def gamma_mixing_nodes(rank) -> tuple[np.ndarray, np.ndarray]:
+    r"""Quadrature nodes and weights of :math:`V\sim\mathrm{Gamma}(n/2, \mathrm{rate}\ n/2)`.
+
+    :math:`\mathbb E[g(V)] = \int g(Q_V(\Phi(s)))\,\varphi(s)\,ds`, integrated with 96
+    probabilists' Gauss-Hermite nodes in the normal score :math:`s` (:math:`Q_V` the
+    Gamma quantile, from ``gammaincinv`` below the median and ``gammainccinv`` above, so
+    both tails are relative-accurate).  The substitution makes the integrand smooth for
+    every shape, including :math:`n/2 < 1` where the Gamma density is singular at 0.
+    ``rank`` may be an array; the nodes have shape ``np.shape(rank) + (96,)``.
+    ``rank = inf`` gives :math:`V = 1`.
+    """
+    n = np.asarray(rank, dtype=np.float64)[..., None]
+    a = 0.5 * np.where(np.isinf(n), 1.0, n)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        lo = special.gammaincinv(a, special.ndtr(_GH_NODES))
+        hi = special.gammainccinv(a, special.ndtr(-_GH_NODES))
+    v = np.where(_GH_NODES < 0, lo, hi) / a
+    v = np.where(np.isinf(n), 1.0, v)
+    return v, np.broadcast_to(_GH_WEIGHTS, v.shape)
+
+
+@dataclass(frozen=True)
+class LowRankProductNormal:
+    r"""Law of :math:`G = |Z_1 Z_2|\sqrt V`, :math:`V\sim\mathrm{Gamma}(n/2,\ \mathrm{rate}\ n/2)`: SNIP scores of a low-rank layer.
+
+    The SNIP score of weight :math:`(i, j)` is :math:`|W_{ij}\,G_{ij}|` with the batch
+    gradient :math:`G = \sum_b \delta_b h_b^\top = \sum_k \sigma_k u_k v_k^\top`.  With
+    delocalized singular vectors, row :math:`i` of :math:`G` is Gaussian with variance
+    :math:`R_i \propto \sum_k \sigma_k^2 \xi_{ik}^2`, a weighted :math:`\chi^2`, which is
+    matched by :math:`\mathrm{Gamma}(n/2, n/2)` with the participation ratio
+    :math:`n = (\sum_k\sigma_k^2)^2/\sum_k\sigma_k^4` (docs/theory.md §8).  So
+
+    .. math::
+
+        F_n(x) = \mathbb E_V\bigl[F_{\rm PN}(x/\sqrt V)\bigr],\qquad
+        \mathbb E G = \frac2\pi\,\frac{\Gamma(\frac{n+1}2)}{\Gamma(\frac n2)\sqrt{n/2}},\qquad
+        \mathbb E G^2 = 1,
+
+    with :math:`F_{\rm PN}` the :class:`ProductNormal` law.  ``rank = inf`` is the
+    product-normal law of the paper (iid scores); ``rank = 1`` (a rank-one gradient)
+    is the law of :math:`|Z_1Z_2Z_3|`, whose tail is much heavier.  The expectation over
+    :math:`V` uses :func:`gamma_mixing_nodes`; ``sf`` and ``logsf`` are mixtures of the
+    product-normal ``sf``/``logsf``, so they stay relative-accurate in the far tail.
+    ``ppf``/``isf`` solve ``cdf = q`` / ``logsf = log p`` by bracketed root finding.
+
+    Parameters
+    ----------
+    rank : float
+        Effective rank :math:`n \ge 1` (any real, ``inf`` allowed).
+    """
+
+    rank: float = math.inf
+
+    def __post_init__(self):
+        r = float(check_positive(self.rank, "rank", allow_inf=True))
+        if r < 1.0:
+            raise ValueError(f"rank must be >= 1 (a participation ratio), got rank={self.rank!r}")
+        object.__setattr__(self, "rank", r)
+
+    @property
+    def name(self) -> str:
+        return "low_rank_product_normal"
+
+    @property
+    def mean(self) -> float:
+        if math.isinf(self.rank):
+            return 2.0 / math.pi
+        h = 0.5 * self.rank
+        return (2.0 / math.pi) * math.exp(special.gammaln(h + 0.5) - special.gammaln(h)) / math.sqrt(h)
+
+    @property
+    def second_moment(self) -> float:
+        return 1.0
+
+    def _nodes(self):
+        v, w = gamma_mixing_nodes(self.rank)
+        return np.sqrt(v), w
+
+    def pdf(self, x: ArrayLike) -> np.ndarray:
+        x = _as_x(x)
+        sv, w = self._nodes()
+        return (_PN.pdf(x[..., None] / sv) / sv) @ w
+
+    def cdf(self, x: ArrayLike) -> np.ndarray:
+        x = _as_x(x)
+        sv, w = self._nodes()
+        return np.minimum(_PN.cdf(x[..., None] / sv) @ w, 1.0)
+
+    def sf(self, x: ArrayLike) -> np.ndarray:
+        x = _as_x(x)
+        sv, w = self._nodes()
+        return np.minimum(_PN.sf(x[..., None] / sv) @ w, 1.0)
+
+    def logsf(self, x: ArrayLike) -> np.ndarray:
+        x = _as_x(x)
+        sv, w = self._nodes()
+        return np.minimum(special.logsumexp(_PN.logsf(x[..., None] / sv) + np.log(w), axis=-1), 0.0)
+
+    def ppf(self, p: ArrayLike) -> np.ndarray:
+        p = _as_p(p)
+        return self._quantile(p, 1.0 - p)
+
+    def isf(self, p: ArrayLike) -> np.ndarray:
+        p = _as_p(p)
+        return self._quantile(1.0 - p, p)
+
+    def _quantile(self, q: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """x with cdf(x) = q (lower branch, q <= 1/2) or sf(x) = p (upper branch)."""
+        out = np.where(p <= 0.0, np.inf, 0.0)
+        inner = (p > 0) & (q > 0)
+        if not inner.any():
+            return out
+        qi, pi = q[inner], p[inner]
+        low = qi <= 0.5
+        res = np.empty(qi.shape)
+        sv_max = float(self._nodes()[0].max())
+        if low.any():
+            qq = qi[low]
+            # x <= x_q <= sqrt(V_max) x_{PN}(q / w_min) is bracketed by [PN quantile at V_min, at V_max]
+            hi = sv_max * _PN.ppf(np.minimum(qq / _GH_WEIGHTS.min(), 0.5)) + 1e-300
+            res[low] = solve_bracketed(lambda x, t: self.cdf(x) / t - 1.0, np.zeros_like(qq), hi, (qq,), xatol=0.0)
+        if (~low).any():
+            lp = np.log(pi[~low])
+            hi = sv_max * _PN.isf(np.maximum(pi[~low] * 1e-3, 1e-300)) + 1.0
+            res[~low] = solve_bracketed(lambda x, t: self.logsf(x) - t, np.zeros_like(lp), hi, (lp,), xatol=0.0)
+        out[inner] = res
+        return out
+
+    def truncated_second_moment(self, t: ArrayLike) -> np.ndarray:
+        r""":math:`\mathbb E[W^2; G > t] = \mathbb E_V[\mathbb E(Z_1^2; |Z_1Z_2| > t/\sqrt V)]` (weight :math:`W = Z_1`)."""
+        t = _as_x(t, "t")
+        sv, w = self._nodes()
+        return _PN.truncated_second_moment(t[..., None] / sv) @ w
+
+    def rvs(self, size: int | tuple[int, ...], rng: np.random.Generator | int) -> np.ndarray:
+        g = _rng(rng)
+        shape = _size(size)
+        z = np.abs(g.standard_normal(shape) * g.standard_normal(shape))
+        if math.isinf(self.rank):
+            return z
+        return z * np.sqrt(g.gamma(0.5 * self.rank, 2.0 / self.rank, shape))
+
+
+_PN = ProductNormal()
 
 
 # ----------------------------------------------------------------------------------------------
