@@ -260,7 +260,7 @@ def _output_gradients(q, q12, K, B, n, labels, rng) -> np.ndarray:
 
 
 def _wishart_factors(zl: np.ndarray, dof: np.ndarray, rng, r: int) -> np.ndarray:
-    """Lower-triangular Bartlett factors A (A A^T ~ Wishart_r(dof, I)) from normals ``zl``.
+    r"""Lower-triangular Bartlett factors A (A A^T ~ Wishart_r(dof, I)) from normals ``zl``.
 
     ``zl`` has shape (..., C, r (r + 1) / 2): the strict lower triangle, then the diagonal;
     ``dof`` has shape (C,), real.  The diagonal is :math:`\sqrt{\chi^2_{\nu - i}}`, from the
@@ -291,6 +291,37 @@ def _lognormal(z: np.ndarray, relvar) -> np.ndarray:
     return np.exp(np.sqrt(s2) * z - 0.5 * s2)
 
 
+#: Largest number of coherent output-gradient directions kept (many-class read-outs).
+_MAX_COHERENT = 24
+
+
+def _coherent_output(f: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Coherent coordinates of the output gradients (n, K, B) and the per-example energy left out.
+
+    The columns of F sum to zero over the K classes, so K - 1 coordinates of an orthonormal
+    basis of the complement of 1_K are exact when K - 1 <= 24.  With more classes a
+    24-dimensional leading subspace of F's row space is kept (randomized range finder with
+    one power iteration, Halko et al. 2011, alg. 4.3, orthonormalized by Cholesky-QR), and
+    each example's remaining energy starts the incoherent part: with many classes the
+    one-hot part of F is nearly orthogonal across examples, which is what that part models.
+    """
+    n, K, B = f.shape
+    if K - 1 <= _MAX_COHERENT:
+        basis = np.linalg.qr(np.concatenate([np.ones((K, 1)), np.eye(K)[:, : K - 1]], axis=1))[0][:, 1:]
+        return np.einsum("kr,nkb->nrb", basis, f), np.zeros((n, B))
+    r = min(_MAX_COHERENT, B)
+    ft = f.transpose(0, 2, 1)  # (n, B, K)
+    y = ft @ (f @ (ft @ rng.standard_normal((n, K, r))))  # (n, B, r)
+    gram = y.transpose(0, 2, 1) @ y + 1e-300 * np.eye(r)
+    chol = np.linalg.cholesky(gram + 1e-12 * np.trace(gram, axis1=1, axis2=2)[:, None, None] * np.eye(r))
+    q = np.linalg.solve(chol, y.transpose(0, 2, 1)).transpose(0, 2, 1)  # orthonormal basis (n, B, r)
+    fq = f @ q  # (n, K, r)
+    c = np.linalg.cholesky(fq.transpose(0, 2, 1) @ fq + 1e-300 * np.eye(r))  # C C^T = Q^T F^T F Q
+    fc = c.transpose(0, 2, 1) @ q.transpose(0, 2, 1)  # (n, r, B): fc^T fc = Q Q^T F^T F Q Q^T
+    rest = np.maximum(np.einsum("nkb,nkb->nb", f, f) - np.einsum("nrb,nrb->nb", fc, fc), 0.0)
+    return fc, rest
+
+
 @dataclass(frozen=True)
 class _Transfer:
     """Per-step parameters of the backward pass from one recorded layer to the next (arrays over steps)."""
@@ -315,7 +346,7 @@ class _Transfer:
         return g, leak, rv_c, rv_i
 
     def factors(self, sl: slice, n: int, r: int, rng) -> np.ndarray:
-        """(n, C, r, r) factors A of the coherent part for the steps ``sl``: L <- L A.
+        r"""(n, C, r, r) factors A of the coherent part for the steps ``sl``: L <- L A.
 
         Dense step: a Bartlett factor, :math:`AA^\top \sim (a_o w/n_e)\,\mathrm{Wishart}_r(n_e)`,
         :math:`n_e = N/\rho_w`, with the random overall unit weight :math:`w\sim N(1, (\rho_w-1)/N)`.
@@ -390,15 +421,12 @@ def simulate_virtual_networks(
     n = int(n_networks)
     rng = np.random.default_rng(seed)
     mf = _stream_forward(arch, act, sw, sb, float(input_q), float(input_correlation), num)
-    f = _output_gradients(mf["out_q"], mf["out_q12"], K, B, n, labels, rng)
-    # The columns of F sum to zero over the K classes: work in the (K-1)-dim complement of 1_K
-    # (orthonormal basis from the QR of [1, I]), or, when K - 1 > B, in F's row space (SVD).
-    if K - 1 <= B:
-        basis = np.linalg.qr(np.concatenate([np.ones((K, 1)), np.eye(K)[:, : K - 1]], axis=1))[0][:, 1:]
-        f = np.einsum("kr,nkb->nrb", basis, f)
-    else:
-        _, sv, vt = np.linalg.svd(f, full_matrices=False)
-        f = sv[:, :, None] * vt
+    # output stage in chunks of virtual networks: (chunk, K, B) at a time
+    step = max(1, int(2**22 // (K * B)))
+    parts = [_coherent_output(_output_gradients(mf["out_q"], mf["out_q12"], K, B, min(step, n - i), labels, rng), rng)
+             for i in range(0, n, step)]
+    f = np.concatenate([p[0] for p in parts])
+    w_out = np.concatenate([p[1] for p in parts])
     r = f.shape[1]
     ff = f @ f.transpose(0, 2, 1)
     f1 = f.sum(axis=2)
@@ -437,9 +465,9 @@ def simulate_virtual_networks(
     scales = np.empty((n, L))
     ranks = np.empty((n, L))
     lf = np.broadcast_to(np.eye(r), (n, r, r)).copy()
-    w1 = np.zeros(n)
-    w2 = np.zeros(n)
-    wf = np.zeros(n)
+    w1 = w_out.sum(axis=1)  # output-gradient energy outside the kept coherent directions (many classes)
+    w2 = (w_out * w_out).sum(axis=1)
+    wf = (w_out * share).sum(axis=1)
     for p0 in range(0, L, _CHUNK):
         p1 = min(p0 + _CHUNK, L)
         C = p1 - p0
@@ -542,11 +570,12 @@ def finite_critical_sparsity(vn: VirtualNetworks, *, seed: int | None = None) ->
 
 
 def finite_keep_fractions(vn: VirtualNetworks, sparsity: np.ndarray) -> np.ndarray:
-    """Mean over virtual networks of each layer's keep fraction at global sparsities ``sparsity`` (1-D).
+    r"""Mean over virtual networks of each layer's keep fraction at global sparsities ``sparsity`` (1-D).
 
-    Per virtual network the threshold solves :math:`s(t) = s` (bisection in :math:`\\log t`,
-    60 steps), so the size-weighted mean of every row is exactly :math:`1 - s` up to the
-    bisection tolerance.  Returns shape ``(sparsity.size, L)``.
+    Per virtual network the threshold solves :math:`s(t) = s` (bisection in :math:`\log t`,
+    60 steps); the pruned fractions are then rescaled to :math:`s` exactly, so the
+    size-weighted mean of every row is :math:`1 - s` to rounding.  Returns shape
+    ``(sparsity.size, L)``.
     """
     s = np.asarray(sparsity, dtype=np.float64).reshape(-1)
     n = vn.n_networks
@@ -559,6 +588,10 @@ def finite_keep_fractions(vn: VirtualNetworks, sparsity: np.ndarray) -> np.ndarr
         lo = np.where(below, mid, lo)
         hi = np.where(below, hi, mid)
     t = np.exp(0.5 * (lo + hi))
-    keep = 1.0 - marginal_cdf(t[..., None] / vn.scales[:, None, :], vn.ranks[:, None, :])
-    keep = np.where(s[None, :, None] > 0, keep, 1.0)
+    pruned = marginal_cdf(t[..., None] / vn.scales[:, None, :], vn.ranks[:, None, :])
+    # exact size-weighted mean: rescale the pruned fractions to s (a no-op to ~1e-12 except
+    # for sparsities below the tables' floor, where the split stays proportional)
+    frac = pruned @ vn.n_weights / vn.n_weights.sum()
+    pruned = pruned * (s[None, :] / np.where(frac > 0, frac, 1.0))[..., None]
+    keep = np.where(s[None, :, None] > 0, 1.0 - np.minimum(pruned, 1.0), 1.0)
     return keep.mean(axis=0)

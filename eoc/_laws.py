@@ -615,30 +615,37 @@ class Uniform01:
 # Low-rank product-normal: SNIP scores of a finite layer (docs/theory.md §8)
 # ----------------------------------------------------------------------------------------------
 
-#: Probabilists' Gauss-Hermite nodes of the Gamma mixing variable (in its normal score).
-_GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(96)
-_GH_WEIGHTS = _GH_WEIGHTS / _GH_WEIGHTS.sum()
+#: Probabilists' Gauss-Hermite rules of the Gamma mixing variable (in its normal score), by size.
+_GH_RULES = {}
 
 
-def gamma_mixing_nodes(rank) -> tuple[np.ndarray, np.ndarray]:
+def _gh_rule(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    if nodes not in _GH_RULES:
+        x, w = np.polynomial.hermite_e.hermegauss(nodes)
+        _GH_RULES[nodes] = (x, w / w.sum())
+    return _GH_RULES[nodes]
+
+
+def gamma_mixing_nodes(rank, nodes: int = 96) -> tuple[np.ndarray, np.ndarray]:
     r"""Quadrature nodes and weights of :math:`V\sim\mathrm{Gamma}(n/2, \mathrm{rate}\ n/2)`.
 
-    :math:`\mathbb E[g(V)] = \int g(Q_V(\Phi(s)))\,\varphi(s)\,ds`, integrated with 96
-    probabilists' Gauss-Hermite nodes in the normal score :math:`s` (:math:`Q_V` the
-    Gamma quantile, from ``gammaincinv`` below the median and ``gammainccinv`` above, so
-    both tails are relative-accurate).  The substitution makes the integrand smooth for
-    every shape, including :math:`n/2 < 1` where the Gamma density is singular at 0.
-    ``rank`` may be an array; the nodes have shape ``np.shape(rank) + (96,)``.
-    ``rank = inf`` gives :math:`V = 1`.
+    :math:`\mathbb E[g(V)] = \int g(Q_V(\Phi(s)))\,\varphi(s)\,ds`, integrated with ``nodes``
+    probabilists' Gauss-Hermite nodes in the normal score :math:`s` (:math:`Q_V` the Gamma
+    quantile, from ``gammaincinv`` below the median and ``gammainccinv`` above, so both
+    tails are relative-accurate).  The substitution makes the integrand smooth for every
+    shape, including :math:`n/2 < 1` where the Gamma density is singular at 0.  ``rank``
+    may be an array; the nodes have shape ``np.shape(rank) + (nodes,)``.  ``rank = inf``
+    gives :math:`V = 1`.
     """
+    gx, gw = _gh_rule(int(nodes))
     n = np.asarray(rank, dtype=np.float64)[..., None]
     a = 0.5 * np.where(np.isinf(n), 1.0, n)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        lo = special.gammaincinv(a, special.ndtr(_GH_NODES))
-        hi = special.gammainccinv(a, special.ndtr(-_GH_NODES))
-    v = np.where(_GH_NODES < 0, lo, hi) / a
+        lo = special.gammaincinv(a, special.ndtr(gx))
+        hi = special.gammainccinv(a, special.ndtr(-gx))
+    v = np.where(gx < 0, lo, hi) / a
     v = np.where(np.isinf(n), 1.0, v)
-    return v, np.broadcast_to(_GH_WEIGHTS, v.shape)
+    return v, np.broadcast_to(gw, v.shape)
 
 
 @dataclass(frozen=True)
@@ -739,7 +746,7 @@ class LowRankProductNormal:
         if low.any():
             qq = qi[low]
             # x <= x_q <= sqrt(V_max) x_{PN}(q / w_min) is bracketed by [PN quantile at V_min, at V_max]
-            hi = sv_max * _PN.ppf(np.minimum(qq / _GH_WEIGHTS.min(), 0.5)) + 1e-300
+            hi = sv_max * _PN.ppf(np.minimum(qq / _gh_rule(96)[1].min(), 0.5)) + 1e-300
             res[low] = solve_bracketed(lambda x, t: self.cdf(x) / t - 1.0, np.zeros_like(qq), hi, (qq,), xatol=0.0)
         if (~low).any():
             lp = np.log(pi[~low])

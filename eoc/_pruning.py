@@ -1,10 +1,28 @@
 r"""The theory of pruning at initialization: score laws, critical sparsity, keep fractions,
 the effective variance of a pruned network, and the rescaling factor.
 
-THEORY.md sections 4-5; Hayou et al. (2021), sections 2-3.
+docs/theory.md §4-5 and §8; Hayou et al. (2021), sections 2-3.
 
-Score model
------------
+Two score models
+----------------
+Every prediction takes ``model=``:
+
+* ``"finite"`` (default) — the finite-width, batch-aware model of docs/theory.md §8
+  (:mod:`eoc._finite`): SNIP scores of layer :math:`l` follow
+  :class:`~eoc.LowRankProductNormal`, :math:`a_l|Z_1Z_2|\sqrt{V_l}` with
+  :math:`V_l\sim\mathrm{Gamma}(n_l/2, n_l/2)`, where the scale :math:`a_l` and the effective
+  rank :math:`n_l` of the layer's batch gradient are random, sampled for ``n_networks``
+  virtual networks from low-dimensional Gram matrices of the gradients over the scoring
+  batch of ``batch_size`` examples (cross-entropy, ``labels`` drawn uniformly or balanced),
+  and the layer maxima follow the row model of :mod:`eoc._finite_laws`;
+* ``"iid"`` — the paper's infinite-width model, below.
+
+For ``magnitude`` and ``random`` pruning the scores are exactly iid at initialization
+(Gaussian weights, independent uniforms), so both models coincide and are exact but for
+the estimator.
+
+The iid model
+-------------
 The scores of weight layer l are modelled as iid :math:`a_l G` with a fixed law G
 (:mod:`eoc._laws`) and a per-layer scale:
 
@@ -16,19 +34,13 @@ method         law G                    scale :math:`a_l`
 ``snip``       :math:`|Z_1Z_2|`         :math:`(\sigma_{w,l}/\sqrt{v_l})\,\sqrt{\mathbb E[(\partial\mathcal L/\partial W^l_{ij})^2]}`
 =============  =======================  =============================================================
 
-Approximations used (say which, since these are predictions, not theorems):
-
-* **magnitude**: exact law at initialization (Gaussian weights); only the
-  extreme-value step below is approximate.
-* **snip**: *gradient independence* (Schoenholz et al. 2017): the gradient
-  :math:`\partial\mathcal L/\partial W^l_{ij}` is treated as Gaussian and independent of
-  :math:`W^l_{ij}`, with the variance of the mean-field backward map
-  (:mod:`eoc._propagation`, :mod:`eoc._arch`).  For a batch the gradient is an
-  average over examples; being a sum, it is closer to Gaussian, so :math:`|W g|` is
-  still :math:`\propto|Z_1Z_2|`, and cross-example covariances of the output
-  gradient vanish for balanced labels, so the ratios :math:`a_l/a_{l'}` do not
-  depend on the batch size.
-* **random**: exact.
+Approximations of the iid model for SNIP: *gradient independence* (Schoenholz et al. 2017)
+— the gradient :math:`\partial\mathcal L/\partial W^l_{ij}` is Gaussian, independent of
+:math:`W^l_{ij}` and of the other entries, with the variance of the mean-field backward
+map (:mod:`eoc._propagation`, :mod:`eoc._arch`) — and the neglect of cross-example
+covariances, so that the ratios :math:`a_l/a_{l'}` do not depend on the batch.  Measured
+on finite networks both fail: docs/theory.md §8 and ``bench/validate_critical_sparsity.py``
+give the numbers, and the finite model corrects them.
 
 Critical sparsity: with :math:`M_l` weights in layer l, :math:`M = \sum_l M_l`, the
 CDF F and quantile function Q of G, and :math:`s(t) = \frac1M\sum_l M_l F(t/a_l)` the
@@ -39,41 +51,52 @@ fraction of scores below t, THEORY.md's extreme-value estimate is
     t_{cr} \approx \min_l a_l\,Q(1 - 1/M_l),\qquad s_{cr} \approx s(t_{cr})
     \qquad (\texttt{estimator="extreme_value"}).
 
-The default ``estimator="expected"`` computes instead the exact expectation of the
-empirical :math:`s_{cr}` under the iid model: :math:`t_{cr}` is the minimum over
-layers of independent layer maxima, :math:`P(t_{cr} > t) = \prod_l (1 - F(t/a_l)^{M_l})`,
-and :math:`\mathbb E[s(t_{cr})] = \int_0^\infty s'(t)\,P(t_{cr} > t)\,dt`.  The
-extreme-value estimate uses the mode-like value :math:`Q(1 - 1/M)` of a maximum
-instead of its mean (which is larger by about Euler's constant times the Gumbel
-scale), and is biased low: by 0.004-0.007 for magnitude pruning of the
-784-100x(L-1)-10 FFNN (0.9395 vs 0.9436 at L = 10; measured 0.9431-0.9450).
+The default ``estimator="expected"`` computes instead the exact expectation of
+:math:`s(t_{cr})` under the iid model: :math:`t_{cr}` is the minimum over layers of
+independent layer maxima, :math:`P(t_{cr} > t) = \prod_l (1 - F(t/a_l)^{M_l})`, and
 
-and the keep fraction of layer l at global sparsity s is :math:`P(a_l G > t(s))` with
+.. math::
+
+    \mathbb E[s(t_{cr})] = s(t_0) + \int_{t_0}^{t_1} s'(t)\,P(t_{cr} > t)\,dt,
+
+integrated in :math:`\log t` (48 Gauss-Legendre panels of 32 nodes) between
+:math:`t_0 = \min_l a_lQ(\epsilon^{1/M_l})` and :math:`t_1 = \min_l a_lQ(1 - \epsilon/M_l)`,
+:math:`\epsilon = 10^{-17}`, outside which :math:`P(t_{cr}\le t_0)` and
+:math:`P(t_{cr} > t_1)` are below :math:`L\epsilon` — so a one-layer network of M weights
+gives :math:`M/(M+1)` to ~1e-12.  Identical layers are merged and the rest processed in
+blocks, so time and memory are :math:`O(L)` (:math:`O(1)` for a network of identical
+layers).  The extreme-value estimate uses the mode-like value :math:`Q(1 - 1/M)` of a
+maximum instead of its mean and is biased low: by 0.004-0.007 for magnitude pruning of
+the 784-100x(L-1)-10 FFNN.
+
+The keep fraction of layer l at global sparsity s is :math:`P(a_l G > t(s))` with
 :math:`\sum_l M_l P(a_l G \le t) = sM`.  Only the ratios of the :math:`a_l` matter.
 
-Effective variance after pruning (THEORY.md section 5):
+Effective variance after pruning (docs/theory.md §5):
 :math:`\sigma_{w,\rm eff}^2 = \sigma_w^2\,\mathbb E[Z^2\,\mathbf 1\{\text{kept}\}]`, i.e.
 :math:`k\sigma_w^2` for random pruning, :math:`\sigma_w^2(k + 2\tau\varphi(\tau))`,
 :math:`\tau = \Phi^{-1}(1-k/2)`, for magnitude pruning, and for SNIP (under the
-model above) :math:`\sigma_w^2\,\mathbb E[Z_1^2;\,|Z_1Z_2| > Q_{|Z_1Z_2|}(1-k)]`.
+product-normal law) :math:`\sigma_w^2\,\mathbb E[Z_1^2;\,|Z_1Z_2| > Q_{|Z_1Z_2|}(1-k)]`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ._arch import Architecture, as_architecture, layer_profile
 from ._expect import Numerics, resolve_numerics
+from ._finite import FINITE_MODELS, LABELS, finite_critical_sparsity, finite_keep_fractions, simulate_virtual_networks
 from ._laws import law_for_method
 from ._phase import PHASE_TOL, PHASES
 from ._propagation import per_layer
 from ._roots import solve_bracketed
-from ._validate import check_closed_interval, check_positive, check_sparsity
+from ._validate import check_closed_interval, check_int, check_positive, check_sparsity
 
 __all__ = [
     "THEORY_METHODS",
+    "SCORE_MODELS",
     "score_scales",
     "CriticalSparsity",
     "ESTIMATORS",
@@ -91,6 +114,8 @@ __all__ = [
 
 #: Methods with a score law (GraSP and SynFlow have none here; see eoc.nn).
 THEORY_METHODS = ("random", "magnitude", "snip")
+#: Score models of the predictions: the finite-width batch-aware model and the paper's iid one.
+SCORE_MODELS = FINITE_MODELS
 
 
 def _check_method(method: str) -> str:
@@ -124,22 +149,37 @@ def score_scales(
 
 @dataclass(frozen=True)
 class CriticalSparsity:
-    """Predicted critical sparsity and the extreme-value thresholds behind it.
+    """Predicted critical sparsity, and the layer maxima behind it.
 
     Attributes
     ----------
     method : str
-    s_cr : float
-        Largest global sparsity at which no layer is fully pruned (prediction).
-    t_cr : float
-        The critical threshold: :math:`\\min_l a_l Q(1 - 1/M_l)` (extreme-value
-        estimator) or its expectation (expected estimator).
+    s_cr : numpy.float64
+        Largest global sparsity at which no layer is fully pruned (prediction: the
+        expectation of the empirical :math:`s_{cr}` under the model).
+    t_cr : numpy.float64
+        The critical threshold: :math:`\\min_l a_l Q(1 - 1/M_l)` (extreme-value estimator),
+        its expectation (expected estimator), or the geometric mean over the virtual
+        networks (finite model), in the units of ``scales``.
     first_layer : int
-        Index (0 = first weight layer) of the layer that collapses first.
+        Index (0 = first weight layer) of the layer predicted to be emptied first: the
+        smallest threshold (iid model), the most frequent first-emptied layer of the
+        virtual networks (finite model).
     thresholds : ndarray
-        :math:`a_l Q(1 - 1/M_l)`, the predicted maximum score of each layer.
+        The predicted maximum score of each layer: :math:`a_l Q(1 - 1/M_l)` (iid), the
+        median over the virtual networks (finite).
     scales, n_weights : ndarray
-        :math:`a_l` and :math:`M_l`.
+        :math:`a_l` (the geometric mean over virtual networks for the finite model) and
+        :math:`M_l`.
+    model : {"finite", "iid"}
+    batch_size : int or None
+        The scoring batch of the finite model (None for the iid model).
+    s_cr_se : numpy.float64
+        Monte-Carlo standard error of ``s_cr`` (0 for the iid model, a quadrature).
+    ranks : ndarray or None
+        Median effective rank :math:`n_l` of each layer's batch gradient (finite model).
+    first_probabilities : ndarray or None
+        Fraction of virtual networks whose first emptied layer is each layer (finite model).
     """
 
     method: str
@@ -149,51 +189,86 @@ class CriticalSparsity:
     thresholds: np.ndarray
     scales: np.ndarray
     n_weights: np.ndarray
+    model: str = "iid"
+    batch_size: int | None = None
+    s_cr_se: float = 0.0
+    ranks: np.ndarray | None = None
+    first_probabilities: np.ndarray | None = None
 
     @property
     def collapse_order(self) -> tuple[int, ...]:
-        """Layer indices, the first to be fully pruned first."""
+        """Layer indices ordered by their predicted maximum score, the first to be emptied first."""
         return tuple(int(i) for i in np.argsort(self.thresholds, kind="stable"))
 
 
 ESTIMATORS = ("expected", "extreme_value")
-_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(96)
-_PANELS = 16
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(32)
+_PANELS = 48
+_EPS = 1e-17
+_BLOCK = 256
+
+
+def _unique_layers(a: np.ndarray, m: np.ndarray):
+    """Distinct (a_l, M_l) pairs and their multiplicities (identical layers are merged)."""
+    pairs, counts = np.unique(np.stack([a, m], axis=1), axis=0, return_counts=True)
+    return pairs[:, 0], pairs[:, 1], counts.astype(np.float64)
 
 
 def _expected_scr(law, a: np.ndarray, m: np.ndarray) -> tuple[float, float]:
-    r"""E[s(t_cr)] and E[t_cr] under the iid model (module docstring), by Gauss-Legendre panels.
+    r"""E[s(t_cr)] and E[t_cr] under the iid model (module docstring), in O(L) time and memory.
 
-    The integrand lives where :math:`P(t_{cr} > t)` falls from 1 to 0: between
-    :math:`\min_l a_l Q(1 - 40/M_l)` (every layer's maximum is above it with
-    probability :math:`> 1 - e^{-40}`) and :math:`\min_l a_l Q(1 - 10^{-8}/M_l)`.
+    Gauss-Legendre panels in :math:`\log t` between :math:`t_0 = \min_l a_l Q(\epsilon^{1/M_l})`
+    and :math:`t_1 = \min_l a_l Q(1 - \epsilon/M_l)`; layers enter in blocks of 256
+    distinct (scale, size) pairs, accumulating :math:`\log P(t_{cr} > t)` and :math:`s'(t)`.
     """
-    total = np.sum(m)
-    lo = float(np.min(a * law.isf(np.minimum(40.0 / m, 0.5))))
-    hi = float(np.min(a * law.isf(1e-8 / m)))
-    edges = np.linspace(lo, hi, _PANELS + 1)
+    au, mu, cu = _unique_layers(a, m)
+    eps = _EPS / max(au.size, 1)
+    lo = float(np.min(au * law.ppf(eps ** (1.0 / mu))))
+    hi = float(np.min(au * law.isf(np.minimum(eps / mu, 0.5))))
+    lo = lo if lo > 0 else hi * 1e-30
+    edges = np.linspace(np.log(lo), np.log(hi), _PANELS + 1)
     half = 0.5 * np.diff(edges)
-    t = (0.5 * (edges[:-1] + edges[1:]))[:, None] + half[:, None] * _GL_NODES[None, :]
-    w = (half[:, None] * _GL_WEIGHTS[None, :]).ravel()
-    t = t.ravel()
-    x = t[:, None] / a[None, :]
-    log_f_m = m * np.log1p(-law.sf(x))  # log F^M, accurate when F is near 1
-    survival = np.prod(-np.expm1(log_f_m), axis=1)  # P(t_cr > t)
-    ds = np.sum(m * law.pdf(x) / a, axis=1) / total  # s'(t)
-    s_lo = float(np.sum(m * law.cdf(lo / a)) / total)
-    return s_lo + float(np.sum(w * ds * survival)), lo + float(np.sum(w * survival))
+    x = ((0.5 * (edges[:-1] + edges[1:]))[:, None] + half[:, None] * _GL_NODES[None, :]).ravel()
+    t = np.exp(x)
+    w = (half[:, None] * _GL_WEIGHTS[None, :]).ravel() * t  # dt = t dx
+    log_surv = np.zeros_like(t)
+    ds = np.zeros_like(t)
+    s_lo = 0.0
+    for b0 in range(0, au.size, _BLOCK):
+        ab, mb, cb = au[b0 : b0 + _BLOCK], mu[b0 : b0 + _BLOCK], cu[b0 : b0 + _BLOCK]
+        z = t[:, None] / ab[None, :]
+        with np.errstate(divide="ignore"):
+            log_f_m = mb * np.log1p(-law.sf(z))  # log F^M, accurate when F is near 1
+            log_surv += np.log(-np.expm1(log_f_m)) @ cb  # log P(all maxima of these layers > t)
+        ds += (law.pdf(z) / ab) @ (mb * cb)
+        s_lo += float(np.sum(cb * mb * law.cdf(lo / ab)))
+    total = float(np.sum(m))
+    surv = np.exp(log_surv)
+    return s_lo / total + float(np.sum(w * ds * surv)) / total, lo + float(np.sum(w * surv))
+
+
+def _check_sizes(n_weights) -> np.ndarray:
+    m = np.asarray(check_positive(n_weights, "n_weights")).reshape(-1)
+    bad = (m < 1) | (m != np.round(m))
+    if bad.any():
+        raise ValueError(
+            f"n_weights must hold positive integers (the number of weights of each layer), "
+            f"got n_weights={float(m[bad][0])!r}"
+        )
+    return m
 
 
 def critical_sparsity_from_scales(method: str, scales, n_weights, *, estimator: str = "expected") -> CriticalSparsity:
-    r"""Predicted s_cr from explicit scales :math:`a_l` and sizes :math:`M_l` (module docstring).
+    r"""Predicted s_cr of the iid model from explicit scales :math:`a_l` and sizes :math:`M_l` (module docstring).
 
     Invariant under ``scales -> lambda * scales`` for any :math:`\lambda > 0`.
     ``estimator`` is ``"expected"`` (exact expectation under the iid score model,
-    default) or ``"extreme_value"`` (THEORY.md's estimate).
+    default) or ``"extreme_value"`` (THEORY.md's estimate).  ``n_weights`` must be
+    positive integers.
     """
     law = law_for_method(_check_method(method))
     a = check_positive(scales, "scales").reshape(-1)
-    m = check_positive(n_weights, "n_weights").reshape(-1)
+    m = _check_sizes(n_weights)
     if a.shape != m.shape:
         raise ValueError(f"scales and n_weights must have one entry per layer, got {a.shape} and {m.shape}")
     if estimator not in ESTIMATORS:
@@ -205,7 +280,7 @@ def critical_sparsity_from_scales(method: str, scales, n_weights, *, estimator: 
         s_cr = float(np.sum(m * law.cdf(t_cr / a)) / np.sum(m))
     else:
         s_cr, t_cr = _expected_scr(law, a, m)
-    return CriticalSparsity(method, s_cr, t_cr, first, thresholds, a, m)
+    return CriticalSparsity(method, np.float64(s_cr), np.float64(t_cr), first, thresholds, a, m)
 
 
 def keep_fractions_from_scales(method: str, sparsity, scales, n_weights) -> np.ndarray:
@@ -217,7 +292,9 @@ def keep_fractions_from_scales(method: str, sparsity, scales, n_weights) -> np.n
     law = law_for_method(_check_method(method))
     s = check_sparsity(sparsity)
     a = check_positive(scales, "scales").reshape(-1)
-    m = check_positive(n_weights, "n_weights").reshape(-1)
+    m = _check_sizes(n_weights)
+    if a.shape != m.shape:
+        raise ValueError(f"scales and n_weights must have one entry per layer, got {a.shape} and {m.shape}")
     total = np.sum(m)
     flat = s.reshape(-1)
 
@@ -240,6 +317,36 @@ def _setup(method, widths, act, sigma_w, sigma_b, arch, alpha, kernel_size, inpu
     return architecture, scales
 
 
+def _check_model(model, method, architecture, batch_size, labels, input_correlation, n_networks, seed) -> bool:
+    """Validate the score-model options; True when the finite SNIP model applies."""
+    if model not in FINITE_MODELS:
+        raise ValueError(f"model must be one of {FINITE_MODELS}, got model={model!r}")
+    check_int(batch_size, "batch_size", minimum=1)
+    if labels not in LABELS:
+        raise ValueError(f"labels must be one of {LABELS}, got labels={labels!r}")
+    c = float(check_closed_interval(input_correlation, "input_correlation", 0.0, 1.0))
+    if c >= 1.0:
+        raise ValueError(f"input_correlation must lie in [0, 1), got input_correlation={input_correlation!r}")
+    check_int(n_networks, "n_networks", minimum=2)
+    check_int(seed, "seed", minimum=0)
+    finite = model == "finite" and method == "snip"
+    if finite and architecture.widths[-1] < 2:
+        raise ValueError(
+            f"the finite SNIP model scores with a softmax cross-entropy, whose gradient vanishes with a single "
+            f"output; got {architecture.widths[-1]} output(s): use model='iid' or at least 2 outputs"
+        )
+    return finite
+
+
+def _finite(architecture, act, sigma_w, sigma_b, input_q, numerics, batch_size, labels, input_correlation,
+            n_networks, seed):
+    return simulate_virtual_networks(
+        architecture, act, sigma_w, sigma_b, batch_size=batch_size, input_q=float(check_positive(input_q, "input_q")),
+        input_correlation=float(input_correlation), labels=labels, n_networks=n_networks, seed=seed,
+        numerics=resolve_numerics(numerics),
+    )
+
+
 def critical_sparsity(
     method: str,
     widths,
@@ -251,6 +358,12 @@ def critical_sparsity(
     alpha=None,
     kernel_size: int = 3,
     input_q: float = 1.0,
+    model: str = "finite",
+    batch_size: int = 128,
+    labels: str = "random",
+    input_correlation: float = 0.0,
+    n_networks: int = 256,
+    seed: int = 0,
     estimator: str = "expected",
     numerics: Numerics | None = None,
 ) -> CriticalSparsity:
@@ -270,11 +383,43 @@ def critical_sparsity(
         CNN kernel size.
     input_q : float
         :math:`|x|^2/d` of the inputs.
+    model : {"finite", "iid"}
+        ``"finite"`` (default): the finite-width, batch-aware model of docs/theory.md §8;
+        ``"iid"``: the paper's infinite-width model of iid scores (module docstring).  The
+        two coincide for ``magnitude`` and ``random``, whose scores are exactly iid.
+    batch_size : int
+        Size of the scoring batch (finite SNIP model only; default 128).
+    labels : {"random", "balanced"}
+        Labels of the scoring batch: drawn uniformly at random, or each class equally
+        often (finite SNIP model; cross-entropy loss averaged over the batch).
+    input_correlation : float
+        Mean pairwise correlation of the scoring inputs, in [0, 1) (0 for iid Gaussian
+        inputs; finite SNIP model).
+    n_networks : int
+        Virtual networks of the finite model (Monte-Carlo error ~ n_networks^-1/2,
+        reported as ``s_cr_se``).
+    seed : int
+        Seed of the finite model's sampling (the prediction is deterministic given it).
     estimator : {"expected", "extreme_value"}
-        See :func:`critical_sparsity_from_scales`.
+        Estimator of the iid model (:func:`critical_sparsity_from_scales`); the finite model
+        computes the expectation only.
+    numerics : Numerics, optional
     """
-    architecture, scales = _setup(method, widths, act, sigma_w, sigma_b, arch, alpha, kernel_size, input_q, numerics)
-    return critical_sparsity_from_scales(method, scales, architecture.n_weights, estimator=estimator)
+    architecture = as_architecture(widths, arch, alpha=alpha, kernel_size=kernel_size)
+    if _check_model(model, method, architecture, batch_size, labels, input_correlation, n_networks, seed):
+        if estimator != "expected":
+            raise ValueError(f"estimator={estimator!r} is only defined for model='iid'; the finite model is an expectation")
+        vn = _finite(architecture, act, sigma_w, sigma_b, input_q, numerics, batch_size, labels, input_correlation,
+                     n_networks, seed)
+        est = finite_critical_sparsity(vn)
+        return CriticalSparsity(
+            method, np.float64(est.s_cr), np.float64(est.t_cr), int(np.argmax(est.first_probabilities)),
+            est.thresholds, np.exp(np.mean(np.log(vn.scales), axis=0)), vn.n_weights, "finite", int(batch_size),
+            np.float64(est.s_cr_se), np.median(vn.ranks, axis=0), est.first_probabilities,
+        )
+    _, scales = _setup(method, architecture, act, sigma_w, sigma_b, arch, alpha, kernel_size, input_q, numerics)
+    res = critical_sparsity_from_scales(method, scales, architecture.n_weights, estimator=estimator)
+    return replace(res, model=model)
 
 
 def predict_critical_sparsity(
@@ -288,10 +433,19 @@ def predict_critical_sparsity(
     alpha=None,
     kernel_size: int = 3,
     input_q: float = 1.0,
+    model: str = "finite",
+    batch_size: int = 128,
+    labels: str = "random",
+    input_correlation: float = 0.0,
+    n_networks: int = 256,
+    seed: int = 0,
     estimator: str = "expected",
     numerics: Numerics | None = None,
-) -> float:
-    r"""Predicted critical sparsity :math:`s_{cr}` (module docstring; THEORY.md section 4).
+) -> np.float64:
+    r"""Predicted critical sparsity :math:`s_{cr}` (module docstring; docs/theory.md §4, §8).
+
+    Keywords as in :func:`critical_sparsity`; the default is the finite-width,
+    batch-aware model with a scoring batch of 128 (``model="iid"`` gives the paper's).
 
     Examples
     --------
@@ -302,12 +456,33 @@ def predict_critical_sparsity(
     >>> w = [784] + [100] * 50 + [10]
     >>> sw = float(eoc.edge_of_chaos("tanh", 0.2))
     >>> eoc.predict_critical_sparsity("snip", w, "tanh", sw, 0.2) > 0.9
+    np.True_
+
+    A Stable ResNet keeps it above the standard ResNet:
+
+    >>> w = [100] * 32 + [10]
+    >>> std = eoc.predict_critical_sparsity("snip", w, "relu", 2**0.5, 0.0, arch="resnet")
+    >>> stable = eoc.predict_critical_sparsity("snip", w, "relu", 2**0.5, 0.0, arch="resnet", alpha="stable")
+    >>> bool(stable > std)
     True
     """
     return critical_sparsity(
         method, widths, act, sigma_w, sigma_b, arch=arch, alpha=alpha, kernel_size=kernel_size, input_q=input_q,
-        estimator=estimator, numerics=numerics,
+        model=model, batch_size=batch_size, labels=labels, input_correlation=input_correlation,
+        n_networks=n_networks, seed=seed, estimator=estimator, numerics=numerics,
     ).s_cr
+
+
+def _keep(method, sparsity, widths, act, sigma_w, sigma_b, arch, alpha, kernel_size, input_q, model, batch_size,
+          labels, input_correlation, n_networks, seed, numerics):
+    architecture = as_architecture(widths, arch, alpha=alpha, kernel_size=kernel_size)
+    s = check_sparsity(sparsity)
+    if _check_model(model, method, architecture, batch_size, labels, input_correlation, n_networks, seed):
+        vn = _finite(architecture, act, sigma_w, sigma_b, input_q, numerics, batch_size, labels, input_correlation,
+                     n_networks, seed)
+        return architecture, finite_keep_fractions(vn, s.reshape(-1)).reshape(s.shape + (architecture.depth,))
+    _, scales = _setup(method, architecture, act, sigma_w, sigma_b, arch, alpha, kernel_size, input_q, numerics)
+    return architecture, keep_fractions_from_scales(method, s, scales, architecture.n_weights)
 
 
 def predict_keep_fractions(
@@ -322,17 +497,28 @@ def predict_keep_fractions(
     alpha=None,
     kernel_size: int = 3,
     input_q: float = 1.0,
+    model: str = "finite",
+    batch_size: int = 128,
+    labels: str = "random",
+    input_correlation: float = 0.0,
+    n_networks: int = 256,
+    seed: int = 0,
     numerics: Numerics | None = None,
 ) -> np.ndarray:
-    """Predicted keep fraction of every weight layer at global sparsity ``sparsity``.
+    r"""Predicted keep fraction of every weight layer at global sparsity ``sparsity``.
+
+    Under the finite model (default) each virtual network prunes at its own threshold
+    :math:`t(s)`, :math:`\sum_l M_l F_{n_l}(t/a_l) = sM`, and the fractions are averaged
+    over the virtual networks; under ``model="iid"`` the threshold is that of the iid
+    scores (module docstring).  Other keywords as in :func:`critical_sparsity`.
 
     Returns
     -------
     ndarray
         Shape ``np.shape(sparsity) + (L,)``; entries in [0, 1], size-weighted mean ``1 - s``.
     """
-    architecture, scales = _setup(method, widths, act, sigma_w, sigma_b, arch, alpha, kernel_size, input_q, numerics)
-    return keep_fractions_from_scales(method, sparsity, scales, architecture.n_weights)
+    return _keep(method, sparsity, widths, act, sigma_w, sigma_b, arch, alpha, kernel_size, input_q, model,
+                 batch_size, labels, input_correlation, n_networks, seed, numerics)[1]
 
 
 def collapse_order(
@@ -346,12 +532,23 @@ def collapse_order(
     alpha=None,
     kernel_size: int = 3,
     input_q: float = 1.0,
+    model: str = "finite",
+    batch_size: int = 128,
+    labels: str = "random",
+    input_correlation: float = 0.0,
+    n_networks: int = 256,
+    seed: int = 0,
     numerics: Numerics | None = None,
 ) -> tuple[int, ...]:
-    """Layer indices (0 = first weight layer) in the order global pruning empties them."""
+    """Layer indices (0 = first weight layer) in the order global pruning empties them.
+
+    Ordered by the predicted maximum score of each layer (:attr:`CriticalSparsity.thresholds`);
+    keywords as in :func:`critical_sparsity`.
+    """
     return critical_sparsity(
         method, widths, act, sigma_w, sigma_b, arch=arch, alpha=alpha, kernel_size=kernel_size, input_q=input_q,
-        numerics=numerics,
+        model=model, batch_size=batch_size, labels=labels, input_correlation=input_correlation,
+        n_networks=n_networks, seed=seed, numerics=numerics,
     ).collapse_order
 
 
@@ -366,11 +563,12 @@ def effective_sigma_w(method: str, keep_fraction, sigma_w) -> np.ndarray:
     r""":math:`\sigma_{w,\rm eff} = \sigma_w\sqrt{\mathbb E[Z^2\mathbf 1\{\text{kept}\}]}` of a layer keeping ``keep_fraction``.
 
     random: :math:`\sqrt k\,\sigma_w`; magnitude: :math:`\sigma_w\sqrt{k + 2\tau\varphi(\tau)}`,
-    :math:`\tau = \Phi^{-1}(1 - k/2)`; snip: under the product-normal model (module
-    docstring).  Increasing in k, equal to ``sigma_w`` at k = 1.
+    :math:`\tau = \Phi^{-1}(1 - k/2)`; snip: under the product-normal law (module
+    docstring).  Increasing in k, equal to ``sigma_w`` at k = 1.  Scalar in, numpy scalar
+    out; arrays broadcast.
     """
     sw = check_positive(sigma_w, "sigma_w")
-    return sw * np.sqrt(_kept_second_moment(method, keep_fraction))
+    return (sw * np.sqrt(_kept_second_moment(method, keep_fraction)))[()]
 
 
 def rescale_factor(method: str, keep_fraction) -> np.ndarray:
@@ -381,7 +579,7 @@ def rescale_factor(method: str, keep_fraction) -> np.ndarray:
     """
     m = _kept_second_moment(method, keep_fraction)
     with np.errstate(divide="ignore"):
-        return np.where(m > 0, 1.0 / np.sqrt(np.where(m > 0, m, 1.0)), np.inf)
+        return np.where(m > 0, 1.0 / np.sqrt(np.where(m > 0, m, 1.0)), np.inf)[()]
 
 
 @dataclass(frozen=True)
@@ -425,26 +623,47 @@ def post_pruning_phase(
     alpha=None,
     kernel_size: int = 3,
     input_q: float = 1.0,
+    model: str = "finite",
+    batch_size: int = 128,
+    labels: str = "random",
+    input_correlation: float = 0.0,
+    n_networks: int = 256,
+    seed: int = 0,
     tol: float = PHASE_TOL,
     numerics: Numerics | None = None,
 ) -> PrunedNetwork:
-    """Where the pruned network sits relative to the EOC (THEORY.md section 5).
+    """Where the pruned network sits relative to the EOC (docs/theory.md §5).
 
-    Keep fractions from :func:`predict_keep_fractions`, effective scales from
-    :func:`effective_sigma_w`, then the mean-field maps of the network with those
-    scales.  A network initialized on the EOC lands in the ordered phase.
+    Keep fractions from :func:`predict_keep_fractions` (same ``model`` keywords), effective
+    scales from :func:`effective_sigma_w`, then the mean-field maps of the network with
+    those scales.  A network initialized on the EOC lands in the ordered phase.
+
+    Raises
+    ------
+    ValueError
+        A layer is fully pruned: its expected number of kept weights :math:`k_lM_l` is
+        below one (the network then computes a constant); the message names the layer
+        and the critical sparsity.
     """
     s = float(check_sparsity(sparsity))
-    architecture, scales = _setup(method, widths, act, sigma_w, sigma_b, arch, alpha, kernel_size, input_q, numerics)
-    keep = keep_fractions_from_scales(method, s, scales, architecture.n_weights)
+    architecture, keep = _keep(method, s, widths, act, sigma_w, sigma_b, arch, alpha, kernel_size, input_q, model,
+                               batch_size, labels, input_correlation, n_networks, seed, numerics)
+    kept = keep * architecture.n_weights
+    if np.any(kept < 1.0):
+        i = int(np.argmin(kept))
+        s_cr = critical_sparsity(
+            method, architecture, act, sigma_w, sigma_b, input_q=input_q, model=model, batch_size=batch_size,
+            labels=labels, input_correlation=input_correlation, n_networks=n_networks, seed=seed, numerics=numerics,
+        ).s_cr
+        raise ValueError(
+            f"layer {i} is fully pruned at sparsity={s!r}: it keeps {kept[i]:.3g} of its "
+            f"{int(architecture.n_weights[i])} weights in expectation, so the network computes a constant "
+            f"(predicted critical sparsity {float(s_cr):.4f})"
+        )
     sw = per_layer(sigma_w, architecture.depth, "sigma_w", positive=True)
     sw_eff = effective_sigma_w(method, keep, sw)
-    if np.any(sw_eff == 0):
-        i = int(np.flatnonzero(sw_eff == 0)[0])
-        raise ValueError(f"layer {i} is fully pruned at sparsity={s!r}: the network computes a constant")
     prof = layer_profile(architecture, act, sw_eff, sigma_b, input_q=input_q, numerics=resolve_numerics(numerics))
     hidden = prof.chi[:-1] if prof.chi.size > 1 else prof.chi
     mean = float(np.exp(np.mean(np.log(hidden))))
     label = PHASES[0] if mean < 1 - tol else (PHASES[2] if mean > 1 + tol else PHASES[1])
     return PrunedNetwork(method, s, keep, sw_eff, prof.q, prof.chi, mean, label)
-
