@@ -671,6 +671,9 @@ class LowRankProductNormal:
     :math:`V` uses :func:`gamma_mixing_nodes`; ``sf`` and ``logsf`` are mixtures of the
     product-normal ``sf``/``logsf``, so they stay relative-accurate in the far tail.
     ``ppf``/``isf`` solve ``cdf = q`` / ``logsf = log p`` by bracketed root finding.
+    Accuracy against adaptive quadrature of the definition (``tests/_precompute/low_rank_law.py``):
+    ``sf`` within 1e-6 relative, ``cdf`` within 3e-7 absolute, worst at rank 1 and small x
+    (this law serves a model whose own error is at the percent level, docs/theory.md §8).
 
     Parameters
     ----------

@@ -474,15 +474,26 @@ def predict_critical_sparsity(
 
 
 def _keep(method, sparsity, widths, act, sigma_w, sigma_b, arch, alpha, kernel_size, input_q, model, batch_size,
-          labels, input_correlation, n_networks, seed, numerics):
+          labels, input_correlation, n_networks, seed, numerics, *, with_scr: bool = False):
+    """(architecture, keep fractions) and, with ``with_scr``, the CriticalSparsity of the same model."""
     architecture = as_architecture(widths, arch, alpha=alpha, kernel_size=kernel_size)
     s = check_sparsity(sparsity)
     if _check_model(model, method, architecture, batch_size, labels, input_correlation, n_networks, seed):
         vn = _finite(architecture, act, sigma_w, sigma_b, input_q, numerics, batch_size, labels, input_correlation,
                      n_networks, seed)
-        return architecture, finite_keep_fractions(vn, s.reshape(-1)).reshape(s.shape + (architecture.depth,))
+        keep = finite_keep_fractions(vn, s.reshape(-1)).reshape(s.shape + (architecture.depth,))
+        if not with_scr:
+            return architecture, keep, None
+        est = finite_critical_sparsity(vn)
+        res = CriticalSparsity(method, np.float64(est.s_cr), np.float64(est.t_cr), int(np.argmax(est.first_probabilities)),
+                               est.thresholds, np.exp(np.mean(np.log(vn.scales), axis=0)), vn.n_weights, "finite",
+                               int(batch_size), np.float64(est.s_cr_se), np.median(vn.ranks, axis=0),
+                               est.first_probabilities)
+        return architecture, keep, res
     _, scales = _setup(method, architecture, act, sigma_w, sigma_b, arch, alpha, kernel_size, input_q, numerics)
-    return architecture, keep_fractions_from_scales(method, s, scales, architecture.n_weights)
+    keep = keep_fractions_from_scales(method, s, scales, architecture.n_weights)
+    res = replace(critical_sparsity_from_scales(method, scales, architecture.n_weights), model=model) if with_scr else None
+    return architecture, keep, res
 
 
 def predict_keep_fractions(
@@ -641,24 +652,21 @@ def post_pruning_phase(
     Raises
     ------
     ValueError
-        A layer is fully pruned: its expected number of kept weights :math:`k_lM_l` is
+        A layer is fully pruned: ``sparsity`` exceeds the predicted critical sparsity of
+        the same model, or some layer's expected number of kept weights :math:`k_lM_l` is
         below one (the network then computes a constant); the message names the layer
         and the critical sparsity.
     """
     s = float(check_sparsity(sparsity))
-    architecture, keep = _keep(method, s, widths, act, sigma_w, sigma_b, arch, alpha, kernel_size, input_q, model,
-                               batch_size, labels, input_correlation, n_networks, seed, numerics)
+    architecture, keep, scr = _keep(method, s, widths, act, sigma_w, sigma_b, arch, alpha, kernel_size, input_q, model,
+                                    batch_size, labels, input_correlation, n_networks, seed, numerics, with_scr=True)
     kept = keep * architecture.n_weights
-    if np.any(kept < 1.0):
-        i = int(np.argmin(kept))
-        s_cr = critical_sparsity(
-            method, architecture, act, sigma_w, sigma_b, input_q=input_q, model=model, batch_size=batch_size,
-            labels=labels, input_correlation=input_correlation, n_networks=n_networks, seed=seed, numerics=numerics,
-        ).s_cr
+    if s > scr.s_cr or np.any(kept < 1.0):
+        i = scr.first_layer if s > scr.s_cr else int(np.argmin(kept))
         raise ValueError(
-            f"layer {i} is fully pruned at sparsity={s!r}: it keeps {kept[i]:.3g} of its "
-            f"{int(architecture.n_weights[i])} weights in expectation, so the network computes a constant "
-            f"(predicted critical sparsity {float(s_cr):.4f})"
+            f"layer {i} is fully pruned at sparsity={s!r}: the predicted critical sparsity is {float(scr.s_cr):.4f} "
+            f"(model={scr.model!r}), above which a layer is emptied, and layer {i} keeps {kept[i]:.3g} of its "
+            f"{int(architecture.n_weights[i])} weights in expectation; the network would compute a constant"
         )
     sw = per_layer(sigma_w, architecture.depth, "sigma_w", positive=True)
     sw_eff = effective_sigma_w(method, keep, sw)

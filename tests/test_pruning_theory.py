@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from scipy import stats
+from scipy import integrate, stats
 
 import eoc
 from strategies import floats
@@ -176,3 +176,63 @@ def test_stable_resnet_keeps_snip_critical_sparsity_near_one():
 def test_bad_input_raises_value_error_naming_the_value(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ----------------------------------------------------------------------------------------------
+# The iid estimator at the extremes (issue 8): tiny layers, sizes, O(L) depth, scalar outputs
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("m", [1, 2, 3, 10])
+def test_one_layer_network_gives_m_over_m_plus_one(method, m):
+    """Exact value under the iid model: with one layer t_cr is its maximum, F(max) ~ Beta(M, 1), so
+    E[s(t_cr)] = M/(M+1) (0.5, 0.667, 0.75 for [1,1], [2,1], [3,1])."""
+    got = eoc.predict_critical_sparsity(method, [m, 1], "tanh", 1.0, 0.0, model="iid")
+    assert got == pytest.approx(m / (m + 1), rel=1e-10)
+
+
+def test_two_layer_expected_estimator_against_direct_quadrature():
+    """E[s(t_cr)] = int s(t) dP(t_cr <= t) for two small magnitude layers, by scipy quad of the
+    density of the minimum of two maxima (an independent route to the panel quadrature)."""
+    law = eoc.HalfNormal()
+    a, m = np.array([1.0, 2.5]), np.array([3.0, 5.0])
+    F = lambda t, i: law.cdf(t / a[i])  # noqa: E731
+    f = lambda t, i: law.pdf(t / a[i]) / a[i]  # noqa: E731
+    s = lambda t: (m[0] * F(t, 0) + m[1] * F(t, 1)) / m.sum()  # noqa: E731
+    dens = lambda t: sum(m[i] * F(t, i) ** (m[i] - 1) * f(t, i) * (1 - F(t, 1 - i) ** m[1 - i]) for i in (0, 1))  # noqa: E731
+    ref = integrate.quad(lambda t: s(t) * dens(t), 0, 40, limit=400, epsabs=1e-14)[0]
+    assert eoc.critical_sparsity_from_scales("magnitude", a, m).s_cr == pytest.approx(ref, rel=1e-10)
+
+
+def test_identical_layers_are_merged_and_more_of_them_collapse_earlier():
+    """Identical layers are merged, so a network described layer by layer equals its description with
+    one extra identical layer split off; and more identical layers lower s_cr (the minimum of more
+    layer maxima is lower): [100-weight layers] x 2000 above x 4000."""
+    a = eoc.critical_sparsity_from_scales("magnitude", np.full(2000, 0.3), np.full(2000, 100.0)).s_cr
+    b = eoc.critical_sparsity_from_scales("magnitude", np.full(4000, 0.3), np.full(4000, 100.0)).s_cr
+    c = eoc.critical_sparsity_from_scales("magnitude", np.r_[np.full(1999, 0.3), 0.3], np.full(2000, 100.0)).s_cr
+    assert 0 < b < a < 1 and c == a
+
+
+def test_fully_pruned_layer_raises_in_post_pruning_phase():
+    """Above s_cr some layer keeps fewer than one weight in expectation: a ValueError naming the layer,
+    not a phase computed from a keep fraction of 1e-11."""
+    sw = float(eoc.edge_of_chaos("tanh", 0.2))
+    for model in ("finite", "iid"):
+        with pytest.raises(ValueError, match="fully pruned"):
+            eoc.post_pruning_phase("snip", 0.9999, [200] * 21, "tanh", sw, 0.2, model=model)
+
+
+def test_n_weights_must_be_positive_integers():
+    for bad in (0.5, 2.7, 0.0):
+        with pytest.raises(ValueError, match="n_weights"):
+            eoc.critical_sparsity_from_scales("snip", [1.0, 2.0], [100, bad])
+
+
+def test_scalar_in_numpy_scalar_out():
+    """numpy's convention: scalar arguments give numpy scalars, arrays give arrays."""
+    assert isinstance(eoc.predict_critical_sparsity("magnitude", W50, "tanh", 1.0, 0.0), np.float64)
+    assert isinstance(eoc.effective_sigma_w("snip", 0.3, 1.0), np.float64)
+    assert isinstance(eoc.rescale_factor("magnitude", 0.3), np.float64)
+    assert eoc.effective_sigma_w("magnitude", [0.2, 0.4], 1.0).shape == (2,)
