@@ -400,7 +400,7 @@ def simulate_virtual_networks(
     input_q: float = 1.0,
     input_correlation: float = 0.0,
     labels: str = "random",
-    n_networks: int = 256,
+    n_networks: int = 128,
     seed: int = 0,
     numerics: Numerics | None = None,
 ) -> VirtualNetworks:
