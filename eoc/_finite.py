@@ -485,18 +485,20 @@ def simulate_virtual_networks(
         # incoherent energies at every record of the chunk: w_b <- (g w_b + leak tr_c pi_b) eps eps_b
         s1w = np.empty((n, C))
         s2w = np.empty((n, C))
-        eps = _lognormal(rng.standard_normal((n, C)), rv_c[p0 : p0 + C] if p0 + C <= L - 1 else np.append(rv_c, 0.0)[p0 : p0 + C])
+        z_c = rng.standard_normal((n, C))
+        z_i = rng.standard_normal((n, C))
         for k in range(C):
             s1w[:, k], s2w[:, k] = w1, w2
             p = p0 + k
             if p < L - 1:
                 tc = leak[p] * tr_c[:, k]
                 g = gain[p]
-                w1, w2, wf = (
-                    eps[:, k] * (g * w1 + tc),
-                    eps[:, k] ** 2 * (1.0 + rv_i[p]) * (g * g * w2 + 2.0 * g * tc * wf + tc * tc * p2),
-                    eps[:, k] * (g * wf + tc * p2),
-                )
+                m1 = g * w1 + tc  # new mean energies: sum and sum of squares over examples
+                m2 = g * g * w2 + 2.0 * g * tc * wf + tc * tc * p2
+                # common noise, and the per-example noise that survives in the sum over the
+                # n_ex = m1^2 / m2 effectively contributing examples (relative variance rv_i / n_ex)
+                eps = _lognormal(z_c[:, k], rv_c[p]) * _lognormal(z_i[:, k], rv_i[p] * m2 / np.maximum(m1 * m1, 1e-300))
+                w1, w2, wf = eps * m1, eps * eps * (1.0 + rv_i[p]) * m2, eps * (g * wf + tc * p2)
         # the layers' gradient moments (S1, S2) with input kernel u I + v 11^T over n_h units
         u, v = u_all[p0:p1], v_all[p0:p1]
         n_h, n_d = nh_all[p0:p1], nd_all[p0:p1]
