@@ -160,7 +160,7 @@ def settings(quick: bool):
 
 
 def mechanism_records(kind, var, depth, width, batch, meas) -> dict:
-    """Ranks, log-scale walk and the oracle check for one setting (docs/theory.md §8.5)."""
+    """Ranks, log-scale walk and the oracle check for one setting (docs/theory.md §8)."""
     arch, vn = _virtual(kind, var, depth, width, batch)
     L = arch.depth
     layers = sorted({0, 1, L // 2, L - 2, L - 1})

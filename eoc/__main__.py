@@ -258,6 +258,9 @@ def _prune_predict(p: argparse.ArgumentParser):
     p.add_argument(
         "--sparsity", type=sparsity, nargs="*", default=[0.9], help="sparsities for keep fractions (default 0.9)"
     )
+    p.add_argument("--model", choices=["finite", "iid"], default="finite",
+                   help="score model: finite-width and batch-aware (default) or the paper's iid one (docs/theory.md §8)")
+    p.add_argument("--batch-size", type=count, default=128, help="scoring batch of the finite SNIP model (default 128)")
 
     def run(ns):
         import eoc
@@ -269,10 +272,14 @@ def _prune_predict(p: argparse.ArgumentParser):
             raise CLIError(f"--alpha {ns.alpha!r} is only meaningful with --arch resnet, got --arch {ns.arch}")
         sw = float(eoc.edge_of_chaos(act, ns.sigma_b)) if ns.eoc else ns.sigma_w
         arch = eoc.as_architecture(widths, ns.arch, alpha=alpha, kernel_size=ns.kernel_size)
-        # One layer profile for every sparsity: the scores' scales, then the laws.
-        scales = eoc.score_scales(ns.method, arch, act, sw, ns.sigma_b)
-        pred = eoc.critical_sparsity_from_scales(ns.method, scales, arch.n_weights)
-        keep = eoc.keep_fractions_from_scales(ns.method, np.asarray(ns.sparsity), scales, arch.n_weights)
+        if ns.model == "finite" and ns.method == "snip":  # one simulation per call, every sparsity at once
+            kw = {"model": "finite", "batch_size": ns.batch_size}
+            pred = eoc.critical_sparsity(ns.method, arch, act, sw, ns.sigma_b, **kw)
+            keep = eoc.predict_keep_fractions(ns.method, np.asarray(ns.sparsity), arch, act, sw, ns.sigma_b, **kw)
+        else:  # One layer profile for every sparsity: the scores' scales, then the laws.
+            scales = eoc.score_scales(ns.method, arch, act, sw, ns.sigma_b)
+            pred = eoc.critical_sparsity_from_scales(ns.method, scales, arch.n_weights)
+            keep = eoc.keep_fractions_from_scales(ns.method, np.asarray(ns.sparsity), scales, arch.n_weights)
         out = {
             "method": ns.method,
             "architecture": arch.describe(),
@@ -280,6 +287,7 @@ def _prune_predict(p: argparse.ArgumentParser):
             "sigma_w": sw,
             "sigma_b": ns.sigma_b,
             "phase_before_pruning": eoc.phase(act, sw, ns.sigma_b) if ns.arch != "resnet" else None,
+            "model": ns.model,
             "critical_sparsity": pred.s_cr,
             "first_layer_to_collapse": pred.first_layer,
             "collapse_order": list(pred.collapse_order),

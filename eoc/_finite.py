@@ -40,7 +40,7 @@ finite-width noise of a sum over :math:`N` units: :math:`L \leftarrow L\,A`,
 weights :math:`\bar d^2`), and :math:`w \leftarrow [a_d w + (a_d - a_o)\,\mathrm{diag}(F^\top QF)]`
 times Gamma noise (common relative variance :math:`(\kappa_o - 1)/N`, per example
 :math:`(3\kappa_d - \kappa_o)/N`, :math:`\kappa` the normalized fourth moments of
-:math:`\phi'`).  A residual branch adds the identity path (docs/theory.md §8.3).
+:math:`\phi'`).  A residual branch adds the identity path (docs/theory.md §8).
 Every constant comes from the mean-field kernels and these moments; none is fitted.
 
 From :math:`\Gamma^l` and the mean-field per-unit kernel :math:`\Sigma_H` of the layer input
@@ -60,7 +60,7 @@ and the effective rank :math:`n_l = S_1^2/S_2`.  Its scores follow
 prediction is the mean over virtual networks (seeded; its Monte-Carlo standard error
 is reported).
 
-Approximations (docs/theory.md §8.5 gives their measured sizes): gradient independence
+Approximations (docs/theory.md §8 gives their measured sizes): gradient independence
 (weights independent of the gradients they multiply), mean-field forward kernels
 (forward finite-width fluctuations neglected), Gaussian delocalized singular vectors
 (the Gamma row-variance law), the row model of the maximum, an isotropic treatment of
@@ -169,7 +169,7 @@ class _Kernels:
     Closed forms where the activation has them (through ``numerics``); otherwise a
     nested 48 x 48 Gauss-Hermite rule in (common part, own part), exact to ~1e-12 for
     smooth activations and ample for a model whose own error is at the percent level
-    (docs/theory.md §8.5); ``eoc``'s reference quadrature costs ~50x more per layer.
+    (docs/theory.md §8); ``eoc``'s reference quadrature costs ~50x more per layer.
     """
 
     def __init__(self, act, num: Numerics):
@@ -354,7 +354,7 @@ class _Transfer:
         :math:`gI`, :math:`g = 1 + \alpha^2 a_o`; it enters as :math:`c_0(I + G/(2g))` with the
         symmetric Gaussian fluctuation :math:`G = M - gI` at first order (off-diagonal variance
         :math:`v = (2\alpha^2a_o + \alpha^4a_o^2\rho_w)/N`, diagonal :math:`2v`) and :math:`c_0`
-        restoring the exact mean :math:`\mathbb E[CC^\top] = gI` (docs/theory.md §8.3).
+        restoring the exact mean :math:`\mathbb E[CC^\top] = gI` (docs/theory.md §8).
         """
         res = self.residual[sl]
         C = res.size
@@ -434,7 +434,7 @@ def simulate_virtual_networks(
     share = col / np.maximum(col.sum(axis=1, keepdims=True), 1e-300)
     p2 = (share * share).sum(axis=1)  # sum_b pi_b^2: how the coherent diagonal spreads over examples
 
-    # Recorded layers, top down, and the steps between them (docs/theory.md §8.2-8.3).
+    # Recorded layers, top down, and the steps between them (docs/theory.md §8).
     if arch.kind != "resnet":
         order = np.arange(L - 1, -1, -1)
         units = np.arange(L - 2, -1, -1)  # unit layer crossed after recording layer l: y^{l-1}

@@ -92,7 +92,7 @@ from ._laws import law_for_method
 from ._phase import PHASE_TOL, PHASES
 from ._propagation import per_layer
 from ._roots import solve_bracketed
-from ._validate import check_closed_interval, check_int, check_positive, check_sparsity
+from ._validate import check_closed_interval, check_int, check_positive, check_sparsity, scalar_out
 
 __all__ = [
     "THEORY_METHODS",
@@ -154,10 +154,10 @@ class CriticalSparsity:
     Attributes
     ----------
     method : str
-    s_cr : numpy.float64
+    s_cr : float
         Largest global sparsity at which no layer is fully pruned (prediction: the
         expectation of the empirical :math:`s_{cr}` under the model).
-    t_cr : numpy.float64
+    t_cr : float
         The critical threshold: :math:`\\min_l a_l Q(1 - 1/M_l)` (extreme-value estimator),
         its expectation (expected estimator), or the geometric mean over the virtual
         networks (finite model), in the units of ``scales``.
@@ -174,7 +174,7 @@ class CriticalSparsity:
     model : {"finite", "iid"}
     batch_size : int or None
         The scoring batch of the finite model (None for the iid model).
-    s_cr_se : numpy.float64
+    s_cr_se : float
         Monte-Carlo standard error of ``s_cr`` (0 for the iid model, a quadrature).
     ranks : ndarray or None
         Median effective rank :math:`n_l` of each layer's batch gradient (finite model).
@@ -280,7 +280,7 @@ def critical_sparsity_from_scales(method: str, scales, n_weights, *, estimator: 
         s_cr = float(np.sum(m * law.cdf(t_cr / a)) / np.sum(m))
     else:
         s_cr, t_cr = _expected_scr(law, a, m)
-    return CriticalSparsity(method, np.float64(s_cr), np.float64(t_cr), first, thresholds, a, m)
+    return CriticalSparsity(method, float(s_cr), float(t_cr), first, thresholds, a, m)
 
 
 def keep_fractions_from_scales(method: str, sparsity, scales, n_weights) -> np.ndarray:
@@ -413,9 +413,9 @@ def critical_sparsity(
                      n_networks, seed)
         est = finite_critical_sparsity(vn)
         return CriticalSparsity(
-            method, np.float64(est.s_cr), np.float64(est.t_cr), int(np.argmax(est.first_probabilities)),
+            method, float(est.s_cr), float(est.t_cr), int(np.argmax(est.first_probabilities)),
             est.thresholds, np.exp(np.mean(np.log(vn.scales), axis=0)), vn.n_weights, "finite", int(batch_size),
-            np.float64(est.s_cr_se), np.median(vn.ranks, axis=0), est.first_probabilities,
+            float(est.s_cr_se), np.median(vn.ranks, axis=0), est.first_probabilities,
         )
     _, scales = _setup(method, architecture, act, sigma_w, sigma_b, arch, alpha, kernel_size, input_q, numerics)
     res = critical_sparsity_from_scales(method, scales, architecture.n_weights, estimator=estimator)
@@ -466,11 +466,11 @@ def predict_critical_sparsity(
     >>> bool(stable > std)
     True
     """
-    return critical_sparsity(
+    return np.float64(critical_sparsity(
         method, widths, act, sigma_w, sigma_b, arch=arch, alpha=alpha, kernel_size=kernel_size, input_q=input_q,
         model=model, batch_size=batch_size, labels=labels, input_correlation=input_correlation,
         n_networks=n_networks, seed=seed, estimator=estimator, numerics=numerics,
-    ).s_cr
+    ).s_cr)
 
 
 def _keep(method, sparsity, widths, act, sigma_w, sigma_b, arch, alpha, kernel_size, input_q, model, batch_size,
@@ -485,9 +485,9 @@ def _keep(method, sparsity, widths, act, sigma_w, sigma_b, arch, alpha, kernel_s
         if not with_scr:
             return architecture, keep, None
         est = finite_critical_sparsity(vn)
-        res = CriticalSparsity(method, np.float64(est.s_cr), np.float64(est.t_cr), int(np.argmax(est.first_probabilities)),
+        res = CriticalSparsity(method, float(est.s_cr), float(est.t_cr), int(np.argmax(est.first_probabilities)),
                                est.thresholds, np.exp(np.mean(np.log(vn.scales), axis=0)), vn.n_weights, "finite",
-                               int(batch_size), np.float64(est.s_cr_se), np.median(vn.ranks, axis=0),
+                               int(batch_size), float(est.s_cr_se), np.median(vn.ranks, axis=0),
                                est.first_probabilities)
         return architecture, keep, res
     _, scales = _setup(method, architecture, act, sigma_w, sigma_b, arch, alpha, kernel_size, input_q, numerics)
@@ -579,7 +579,7 @@ def effective_sigma_w(method: str, keep_fraction, sigma_w) -> np.ndarray:
     out; arrays broadcast.
     """
     sw = check_positive(sigma_w, "sigma_w")
-    return (sw * np.sqrt(_kept_second_moment(method, keep_fraction)))[()]
+    return scalar_out(sw * np.sqrt(_kept_second_moment(method, keep_fraction)))
 
 
 def rescale_factor(method: str, keep_fraction) -> np.ndarray:
@@ -590,7 +590,7 @@ def rescale_factor(method: str, keep_fraction) -> np.ndarray:
     """
     m = _kept_second_moment(method, keep_fraction)
     with np.errstate(divide="ignore"):
-        return np.where(m > 0, 1.0 / np.sqrt(np.where(m > 0, m, 1.0)), np.inf)[()]
+        return scalar_out(np.where(m > 0, 1.0 / np.sqrt(np.where(m > 0, m, 1.0)), np.inf))
 
 
 @dataclass(frozen=True)

@@ -407,8 +407,8 @@ def test_extreme_value_estimate_is_biased_low_for_snip_off_the_eoc(mult, depth):
     """SNIP on a tanh FFNN 784-100x(L-1)-10 off the EOC: one end of the network collapses first."""
     sw = mult * float(eoc.edge_of_chaos("tanh", 0.2))
     widths = [784] + [100] * (depth - 1) + [10]
-    exact = eoc.critical_sparsity("snip", widths, "tanh", sw, 0.2)
-    ev = eoc.critical_sparsity("snip", widths, "tanh", sw, 0.2, estimator="extreme_value")
+    exact = eoc.critical_sparsity("snip", widths, "tanh", sw, 0.2, model="iid")
+    ev = eoc.critical_sparsity("snip", widths, "tanh", sw, 0.2, model="iid", estimator="extreme_value")
     assert exact.s_cr > ev.s_cr and exact.t_cr > ev.t_cr
 
 
