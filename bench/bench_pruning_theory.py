@@ -8,11 +8,13 @@ Run from the repository root::
   the finite model with 128 (default) and 256 virtual networks against the iid model,
   warm (minimum of 7 calls in one process, tables built) and cold (first call in a fresh
   process, tables included).
-* **Memory and time in depth** (each in a fresh process, peak RSS from ``getrusage``):
-  magnitude pruning of ``[10] * (L + 1)`` with the O(L) iid estimator at L = 1e4 and 1e5,
-  side by side with the previous estimator (all layers at once on 1,536 nodes, kept here
-  as ``_old_expected_scr``) at L = 1e4 (at 1e5 it needed 14.5 GB, issue 8); and the
-  finite SNIP model at L = 1e4.
+* **Memory and time in depth** (each in a fresh process, peak RSS from ``getrusage``, which
+  includes the ~180 MB of the interpreter and libraries): the iid estimator on the
+  magnitude scales of ``[10] * (L + 1)`` at L = 1e4 and 1e5, side by side with the previous
+  estimator (all layers at once on 1,536 nodes, kept here as ``_old_expected_scr``) at
+  L = 1e4 (at 1e5 it needed 14.5 GB, issue 8); the whole call
+  ``predict_critical_sparsity("magnitude", [10] * (L + 1), ...)``, which also builds the
+  :class:`eoc.Architecture`; and the finite SNIP model at L = 1e4.
 
 Machine, threads and dtype (float64) are recorded with the results.
 """
@@ -22,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -57,13 +58,15 @@ sys.path.insert(0, {root!r})
 import eoc
 job, depth = sys.argv[1], int(sys.argv[2])
 t0 = time.perf_counter()
-if job == "magnitude-new":
-    s = eoc.predict_critical_sparsity("magnitude", [10] * (depth + 1), "tanh", 1.0, 0.0)
-elif job == "magnitude-old":
+a, m = np.full(depth, 10**-0.5), np.full(depth, 100.0)  # the magnitude scales of [10] * (depth + 1)
+if job == "estimator-new":
+    s = eoc.critical_sparsity_from_scales("magnitude", a, m).s_cr
+elif job == "estimator-old":
     sys.path.insert(0, {bench!r})
     from bench_pruning_theory import _old_expected_scr
-    arch = eoc.as_architecture([10] * (depth + 1))
-    s = _old_expected_scr(eoc.HalfNormal(), eoc.score_scales("magnitude", arch, "tanh", 1.0, 0.0), arch.n_weights)
+    s = _old_expected_scr(eoc.HalfNormal(), a, m)
+elif job == "magnitude-end-to-end":
+    s = eoc.predict_critical_sparsity("magnitude", [10] * (depth + 1), "tanh", 1.0, 0.0)
 elif job == "snip-finite":
     s = eoc.predict_critical_sparsity("snip", [784] + [100] * (depth - 1) + [10], "tanh",
                                       float(eoc.edge_of_chaos("tanh", 0.2)), 0.2)
@@ -107,8 +110,8 @@ def main() -> None:
             "snip", [100] * 102 + [10], "relu", 2**0.5, 0.0, arch="resnet", alpha="stable")),
     }
     cold = _child("cold", 100)
-    depth = [_child("magnitude-new", 10_000), _child("magnitude-old", 10_000), _child("magnitude-new", 100_000),
-             _child("snip-finite", 10_000)]
+    depth = [_child("estimator-new", 10_000), _child("estimator-old", 10_000), _child("estimator-new", 100_000),
+             _child("magnitude-end-to-end", 10_000), _child("magnitude-end-to-end", 100_000), _child("snip-finite", 10_000)]
     out = {
         "machine": {"python": platform.python_version(), "numpy": np.__version__, "platform": platform.platform(),
                     "cpus": os.cpu_count(), "threads": 1, "dtype": "float64",

@@ -15,9 +15,20 @@ from ._graph import Layer, Node, TheoryCoverageWarning
 from ._correlation import c_star, correlation_iterates, correlation_map, correlation_map_derivative
 from ._expect import Numerics
 from ._maps import FixedPoints, covariance_map, q_star, variance_fixed_points, variance_iterates, variance_map
-from ._laws import LAW_OF_METHOD, HalfNormal, ProductNormal, ScoreLaw, Uniform01, available_laws, get_law, law_for_method
+from ._laws import (
+    LAW_OF_METHOD,
+    HalfNormal,
+    LowRankProductNormal,
+    ProductNormal,
+    ScoreLaw,
+    Uniform01,
+    available_laws,
+    get_law,
+    law_for_method,
+)
 from ._propagation import LayerProfile, gradient_variances
 from ._pruning import (
+    SCORE_MODELS,
     THEORY_METHODS,
     CriticalSparsity,
     PrunedNetwork,
@@ -98,6 +109,8 @@ __all__ = [
     "get_law",
     "law_for_method",
     "THEORY_METHODS",
+    "SCORE_MODELS",
+    "LowRankProductNormal",
     "score_scales",
     "CriticalSparsity",
     "critical_sparsity",

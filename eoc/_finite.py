@@ -231,10 +231,13 @@ def _stream_forward(arch: Architecture, act, sw, sb, q_in, c_in, num: Numerics) 
         unit_sw = sw[1:]  # branch l (and the read-out) multiplies phi'(y^{l-1})
         out_q = sb[-1] ** 2 + sw[-1] ** 2 * m_h[-1]
         out_q12 = sb[-1] ** 2 + sw[-1] ** 2 * k_h[-1]
-    d2, dk = ker.d2_dk(unit_q, unit_q12)
-    a_d = unit_sw**2 * np.atleast_1d(d2)
-    a_o = unit_sw**2 * np.atleast_1d(dk)
-    mom = _unit_moments(act, unit_q, unit_q12 / unit_q)
+    # the per-unit-layer moments, in blocks of layers (memory O(block x 48^2), not O(L x 48^2))
+    parts = [(ker.d2_dk(unit_q[i : i + 512], unit_q12[i : i + 512]),
+              _unit_moments(act, unit_q[i : i + 512], unit_q12[i : i + 512] / unit_q[i : i + 512]))
+             for i in range(0, unit_q.size, 512)]
+    a_d = unit_sw**2 * np.concatenate([np.atleast_1d(p[0][0]) for p in parts])
+    a_o = unit_sw**2 * np.concatenate([np.atleast_1d(p[0][1]) for p in parts])
+    mom = {k: np.concatenate([p[1][k] for p in parts]) for k in ("kappa_d", "kappa_o", "rho_w")}
     return {"m_in": m_in, "k_in": k_in, "a_d": a_d, "a_o": np.minimum(a_o, a_d), "out_q": out_q,
             "out_q12": out_q12, **mom}
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import eoc
 from eoc import _finite_laws as fl
 from eoc._arch import as_architecture
-from eoc._finite import finite_critical_sparsity, finite_keep_fractions, simulate_virtual_networks
+from eoc._finite import finite_keep_fractions, simulate_virtual_networks
 from eoc._laws import LowRankProductNormal
 from strategies import floats
 
