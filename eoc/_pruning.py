@@ -317,6 +317,18 @@ def _setup(method, widths, act, sigma_w, sigma_b, arch, alpha, kernel_size, inpu
     return architecture, scales
 
 
+def _finite_covers(arch: Architecture) -> bool:
+    """Whether the finite model applies: a plain FFNN or CNN (no normalization), or a ResNet of
+    one-layer branches without projection shortcuts (docs/theory.md §8).  Other graphs
+    (BatchNorm, multi-layer blocks, shortcuts) get the iid model, and ``CriticalSparsity.model``
+    says so."""
+    if arch.batch_norm.any():
+        return False
+    if arch.kind == "resnet":
+        return arch.n_blocks == arch.depth - 2 and "shortcut" not in arch.roles
+    return arch.kind in ("ffnn", "cnn")
+
+
 def _check_model(model, method, architecture, batch_size, labels, input_correlation, n_networks, seed) -> bool:
     """Validate the score-model options; True when the finite SNIP model applies."""
     if model not in FINITE_MODELS:
@@ -329,7 +341,7 @@ def _check_model(model, method, architecture, batch_size, labels, input_correlat
         raise ValueError(f"input_correlation must lie in [0, 1), got input_correlation={input_correlation!r}")
     check_int(n_networks, "n_networks", minimum=2)
     check_int(seed, "seed", minimum=0)
-    finite = model == "finite" and method == "snip"
+    finite = model == "finite" and method == "snip" and _finite_covers(architecture)
     if finite and architecture.widths[-1] < 2:
         raise ValueError(
             f"the finite SNIP model scores with a softmax cross-entropy, whose gradient vanishes with a single "
@@ -386,7 +398,10 @@ def critical_sparsity(
     model : {"finite", "iid"}
         ``"finite"`` (default): the finite-width, batch-aware model of docs/theory.md §8;
         ``"iid"``: the paper's infinite-width model of iid scores (module docstring).  The
-        two coincide for ``magnitude`` and ``random``, whose scores are exactly iid.
+        two coincide for ``magnitude`` and ``random``, whose scores are exactly iid.  The
+        finite model covers plain FFNNs and CNNs (no normalization) and ResNets of one-layer
+        branches; other architectures (BatchNorm, multi-layer blocks, projection
+        shortcuts) get the iid model, and the result's ``model`` is then ``"iid"``.
     batch_size : int
         Size of the scoring batch (finite SNIP model only; default 128).
     labels : {"random", "balanced"}
@@ -419,7 +434,8 @@ def critical_sparsity(
         )
     _, scales = _setup(method, architecture, act, sigma_w, sigma_b, arch, alpha, kernel_size, input_q, numerics)
     res = critical_sparsity_from_scales(method, scales, architecture.n_weights, estimator=estimator)
-    return replace(res, model=model)
+    uncovered = model == "finite" and method == "snip"  # the finite SNIP model does not cover this graph
+    return replace(res, model="iid" if uncovered else model)
 
 
 def predict_critical_sparsity(
@@ -492,7 +508,9 @@ def _keep(method, sparsity, widths, act, sigma_w, sigma_b, arch, alpha, kernel_s
         return architecture, keep, res
     _, scales = _setup(method, architecture, act, sigma_w, sigma_b, arch, alpha, kernel_size, input_q, numerics)
     keep = keep_fractions_from_scales(method, s, scales, architecture.n_weights)
-    res = replace(critical_sparsity_from_scales(method, scales, architecture.n_weights), model=model) if with_scr else None
+    uncovered = model == "finite" and method == "snip"
+    res = (replace(critical_sparsity_from_scales(method, scales, architecture.n_weights), model="iid" if uncovered else model)
+           if with_scr else None)
     return architecture, keep, res
 
 

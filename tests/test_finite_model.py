@@ -219,3 +219,16 @@ def test_finite_model_predicts_snip_critical_sparsity_of_simulated_networks():
     se = meas.std(ddof=1) / math.sqrt(meas.size)
     pred = eoc.critical_sparsity("snip", widths, "tanh", 0.8, SB, batch_size=64)
     assert abs(pred.s_cr - meas.mean()) < 3 * math.hypot(se, pred.s_cr_se) + 0.02, (pred.s_cr, meas.mean(), se)
+
+
+def test_graphs_outside_the_finite_model_get_the_iid_model_and_say_so():
+    """A CIFAR ResNet (two-convolution blocks, BatchNorm, projection shortcuts) is not covered by the
+    finite model: the prediction is the iid model's, and CriticalSparsity.model reports it."""
+    pytest.importorskip("torch")
+    import eoc.nn as enn
+
+    arch = enn.describe(enn.resnet32(), (3, 32, 32))
+    res = eoc.critical_sparsity("snip", arch, "relu", math.sqrt(2), 0.0)
+    ref = eoc.critical_sparsity("snip", arch, "relu", math.sqrt(2), 0.0, model="iid")
+    assert res.model == "iid" and res.s_cr == ref.s_cr
+    assert eoc.critical_sparsity("snip", [100] * 12 + [10], "relu", math.sqrt(2), 0.0, arch="resnet").model == "finite"
