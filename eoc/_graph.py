@@ -231,25 +231,29 @@ class _Structure:
 def analyze(graph: tuple, n_layers: int) -> _Structure:
     """Residual blocks (dominator of each sum), roles, branch scales and what follows each layer."""
     n = len(graph)
-    anc = [0] * n
-    dom = [0] * n
     consumers: list[list[int]] = [[] for _ in range(n)]
     for k, node in enumerate(graph):
-        a = 0
-        d = -1
         for j in node.inputs:
-            a |= anc[j] | (1 << j)
-            d &= dom[j]
             consumers[j].append(k)
-        anc[k] = a
-        dom[k] = (d if node.inputs else 0) | (1 << k)
+    # Ancestor and dominator sets as bitsets: O(n^2) bits, so only built where a sum needs them
+    # (a chain of 10^5 layers would otherwise take gigabytes).
+    has_sums = any(node.op == "add" and len(node.inputs) >= 2 for node in graph)
+    anc = [0] * n if has_sums else None
+    dom = [0] * n if has_sums else None
+    if has_sums:
+        for k, node in enumerate(graph):
+            a = 0
+            d = -1
+            for j in node.inputs:
+                a |= anc[j] | (1 << j)
+                d &= dom[j]
+            anc[k] = a
+            dom[k] = (d if node.inputs else 0) | (1 << k)
     node_of = [-1] * n_layers
     for k, node in enumerate(graph):
         for i in (node.layer,) if node.op == "layer" else node.layers:
             node_of[i] = k
-    layer_bits = 0
-    for k in node_of:
-        layer_bits |= 1 << k
+    layer_bits = sum(1 << k for k in set(node_of)) if has_sums else 0
     role = ["main"] * n_layers
     block = [-1] * n_layers
     scale = np.ones(n_layers)
@@ -284,11 +288,15 @@ def analyze(graph: tuple, n_layers: int) -> _Structure:
                 branch &= ~nodes
         block_scales.append(float(np.prod([graph[x].value for x in _bits(branch) if graph[x].op == "scale"])))
     # Innermost block wins: assign the largest blocks first.
+    layers_at: dict[int, list[int]] = {}
+    for li, nk in enumerate(node_of):
+        layers_at.setdefault(nk, []).append(li)
+    block_index = {k: b for b, k in enumerate(blocks)}
     for size, k, paths, short in sorted(sums, key=lambda t: -t[0]):
-        b = blocks.index(k)
+        b = block_index[k]
         for i, p in enumerate(paths):
-            for li, nk in enumerate(node_of):
-                if p >> nk & 1:
+            for nk in _bits(p & layer_bits):
+                for li in layers_at[nk]:
                     role[li] = "shortcut" if i == short else "branch"
                     block[li] = b
                     scale[li] = 1.0 if i == short else block_scales[b]
