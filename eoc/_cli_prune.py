@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from ._cli import CLIError
+from ._vocab import BN_MODES
 
 __all__ = ["HELP", "build", "load_data", "parse_model", "PRUNE_METHODS", "DATA"]
 
@@ -167,6 +168,16 @@ def build(p: argparse.ArgumentParser):
     p.add_argument("--width-multiplier", type=float, default=1.0, help="channel multiplier of vgg/resnet models (default 1)")
     p.add_argument("--scope", default="global", choices=("global", "layer"), help="rank all weights together or per layer")
     p.add_argument("--rounds", type=int, default=100, help="SynFlow rounds (default 100)")
+    p.add_argument("--bn-mode", default="eval", metavar="{" + ",".join(BN_MODES) + "}",
+                   help="BatchNorm/Dropout mode while SNIP and GraSP score the batch: eval (running statistics, as "
+                        "Lee et al.'s SNIP code and Tanaka et al.'s benchmark), train (batch statistics, as Wang et "
+                        "al.'s GraSP code), model (the model's own mode) (default eval)")  # fmt: skip
+    p.add_argument("--temperature", type=float, default=None,
+                   help="GraSP only: the loss is computed on logits / T (default eoc.nn.GRASP_TEMPERATURE, the GraSP "
+                        "reference code's 200)")  # fmt: skip
+    p.add_argument("--prune-bias", action="store_true", help="also prune the biases of the Linear/Conv layers")
+    p.add_argument("--prune-batchnorm", action="store_true",
+                   help="also prune the BatchNorm weights (and, with --prune-bias, their biases), as Tanaka et al.'s code")
     p.add_argument("--batch-size", type=int, default=128, help="scoring batch: training images drawn with --seed (default 128)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initialization, the batch and random scores (default 0)")
     p.add_argument("--rescale", nargs="?", const="neuron", default=None, choices=RESCALE,
@@ -184,6 +195,10 @@ def _check_args(ns: argparse.Namespace) -> None:
         raise CLIError(f"--batch-size must be >= 1, got {ns.batch_size}")
     if ns.rounds < 1:
         raise CLIError(f"--rounds must be >= 1, got {ns.rounds}")
+    if ns.bn_mode not in BN_MODES:
+        raise CLIError(f"--bn-mode must be one of {', '.join(BN_MODES)}, got {ns.bn_mode!r}")
+    if ns.temperature is not None and not (ns.temperature > 0 and math.isfinite(ns.temperature)):
+        raise CLIError(f"--temperature must be a finite number > 0, got {ns.temperature!r}")
     if not (ns.width_multiplier > 0 and math.isfinite(ns.width_multiplier)):
         raise CLIError(f"--width-multiplier must be > 0, got {ns.width_multiplier!r}")
     if not (ns.sigma_b >= 0 and math.isfinite(ns.sigma_b)):
@@ -257,7 +272,6 @@ def _run(ns: argparse.Namespace):
     import torch
 
     import eoc.nn as enn
-    from eoc.nn import functional as F
     from eoc.nn._describe import activation_from_label
 
     try:
@@ -293,18 +307,20 @@ def _run(ns: argparse.Namespace):
     else:
         predicted, keep_pred, theory_warnings, theory_error = None, None, [], arch_error
 
+    scoring = {"bn_mode": ns.bn_mode, "temperature": enn.GRASP_TEMPERATURE if ns.temperature is None else ns.temperature}
+    selection = {"prune_bias": ns.prune_bias, "prune_batchnorm": ns.prune_batchnorm}
+    carries_signal = {t.key: t.carries_signal for t in enn.prunable_tensors(model, **selection)}
     score_gen = torch.Generator().set_state(gen.get_state())
-    scores = enn.compute_scores(model, ns.method, x, y, generator=score_gen, input_shape=input_shape)
-    names = list(scores)
-    res = F.critical_sparsity([s.detach() for s in scores.values()], names=names)
-    measured = {"s_cr": float(res.s_cr), "first_layer": names[int(res.layer)]}
+    scores = enn.compute_scores(model, ns.method, x, y, generator=score_gen, input_shape=input_shape, **scoring, **selection)
+    measured = _measured_critical_sparsity(scores, carries_signal)
     if ns.method == "synflow" and ns.rounds > 1:
         measured["note"] = "critical sparsity of the single-shot scores (the pruning iterates --rounds)"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", enn.LayerCollapseWarning)
         masks = enn.prune_at_init(
-            model, ns.method, ns.sparsity, x, y, scope=ns.scope, rounds=ns.rounds, generator=gen, input_shape=input_shape
-        )
+            model, ns.method, ns.sparsity, x, y, scope=ns.scope, rounds=ns.rounds, generator=gen, input_shape=input_shape,
+            **scoring, **selection,
+        )  # fmt: skip
     collapse_warnings = [str(w.message) for w in caught if issubclass(w.category, enn.LayerCollapseWarning)]
     if ns.rescale is not None:
         enn.rescale_(model, ns.rescale, method=ns.method)
@@ -318,10 +334,11 @@ def _run(ns: argparse.Namespace):
         layers.append(
             {
                 "name": name,
+                "tensor": "weight" if carries_signal[name] else "bias",
                 "kind": layer.kind if layer else None,
                 "n_weights": int(mask.numel()),
                 "role": arch.roles[arch.index(name)] if layer else None,
-                "predicted_density": keep_pred[name] if keep_pred is not None else None,
+                "predicted_density": keep_pred.get(name) if keep_pred is not None else None,
                 "measured_density": keep_meas[name],
             }
         )
@@ -338,14 +355,18 @@ def _run(ns: argparse.Namespace):
             "method": ns.method,
             "scope": ns.scope,
             "sparsity": ns.sparsity,
+            "scoring": {**scoring, **selection},
             "rescale": ns.rescale,
             "predicted": predicted,
             "measured": measured,
             "density": {"measured": kept / total, "target": 1.0 - ns.sparsity},
             "layers": layers,
-            "collapsed": [name for name, m in masks.items() if not m.any()],
+            "collapsed": [name for name, m in masks.items() if carries_signal[name] and not m.any()],
             "collapse_warnings": collapse_warnings,
-            "theory_notes": list(arch.notes) if arch is not None else [],
+            "theory_notes": (list(arch.notes) if arch is not None else []) + (
+                ["the predictions rank the layer weights only; --prune-bias/--prune-batchnorm add other tensors to the ranking"]
+                if ns.prune_bias or ns.prune_batchnorm else []
+            ),
             "theory_warnings": theory_warnings,
             "theory_error": theory_error,
             "out": out,
@@ -353,6 +374,18 @@ def _run(ns: argparse.Namespace):
             "seconds": time.perf_counter() - start,
         },
     )  # fmt: skip
+
+
+def _measured_critical_sparsity(scores: dict, carries_signal: dict[str, bool]) -> dict:
+    r"""The measured :math:`\hat s_{cr}` of global pruning with ``scores`` (docs/theory.md §4.3):
+    :math:`t_{cr}` from the tensors that carry the signal (a bias emptied is no layer collapse),
+    the fraction below it among all scored entries; without biases, :func:`eoc.nn.measured_critical_sparsity`."""
+    from .nn import functional as F
+
+    signal = [k for k in scores if carries_signal[k]]
+    res = F.critical_sparsity([scores[k].detach() for k in signal], names=signal)
+    below = sum(int((s.detach() < res.t_cr).count_nonzero()) for s in scores.values())
+    return {"s_cr": below / sum(s.numel() for s in scores.values()), "first_layer": signal[int(res.layer)]}
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -375,7 +408,9 @@ def _report(ns: argparse.Namespace, r: dict):
         f"data          {r['data']['name']}, {r['data']['batch_size']} training images (seed {r['data']['seed']}), "
         f"input second moment {r['data']['input_q']:.4f}",
         f"init          {init_text}",
-        f"pruning       {r['method']}, {r['scope']}, sparsity {r['sparsity']:g}" + (f", rescaled ({r['rescale']})" if r["rescale"] else ""),
+        f"pruning       {r['method']}, {r['scope']}, sparsity {r['sparsity']:g}" + (f", rescaled ({r['rescale']})" if r["rescale"] else "")
+        + f", BatchNorm {r['scoring']['bn_mode']} mode" + (f", temperature {r['scoring']['temperature']:g}" if r["method"] == "grasp" else "")
+        + "".join(f", {k.replace('_', ' ')}" for k in ("prune_bias", "prune_batchnorm") if r["scoring"][k]),
         "",
         f"{'':22}{'predicted':>12}{'measured':>12}",
         f"{'critical sparsity':22}{_fmt(pred.get('s_cr')):>12}{_fmt(meas['s_cr']):>12}",

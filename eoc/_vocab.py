@@ -9,6 +9,9 @@ library (and, like :mod:`eoc`, no torch).
 * pruning methods: :data:`PRUNING_METHODS` are the methods of :func:`eoc.nn.prune_at_init`
   (a test checks that ``eoc.nn.METHODS`` is this tuple); ``"sbp_sr"`` is a display
   entry only: SNIP (SBP) applied to a Stable ResNet (Hayou et al. 2021, docs/theory.md §6);
+* BatchNorm modes while a batch is scored: :data:`BN_MODES`, the ``bn_mode`` values of
+  :func:`eoc.nn.prune_at_init` (a test checks that ``eoc.nn.BN_MODES`` is this tuple;
+  docs/theory.md §4.1);
 * ResNet kinds: ``"standard"`` (branch scale 1) and ``"stable"`` (:math:`1/\\sqrt L`).
 """
 
@@ -23,6 +26,7 @@ __all__ = [
     "PRUNING_METHODS",
     "METHOD_LABELS",
     "METHOD_COLORS",
+    "BN_MODES",
     "RESNET_KINDS",
     "RESNET_LABELS",
     "RESNET_COLORS",
@@ -55,6 +59,10 @@ METHOD_COLORS = {
     "synflow": "#ff7f0e",
     "sbp_sr": "#2ca02c",
 }
+
+#: BatchNorm (and Dropout) modes while SNIP/GraSP score a batch: running statistics, batch
+#: statistics, or the model's own mode (the default of :mod:`eoc.nn` is "eval").
+BN_MODES = ("eval", "train", "model")
 
 #: Residual branch scalings: 1 (standard) and 1/sqrt(L) (Stable ResNet).
 RESNET_KINDS = ("standard", "stable")

@@ -52,7 +52,9 @@ __all__ = [
 HASH_CHARS = 16
 #: Version of what a run stores.  Bump it when a run function's result changes form or
 #: meaning: every run id changes with it, so no old result is read as a new one.
-RESULTS_SCHEMA = 2
+#: 3: pruning scores SNIP/GraSP with BatchNorm in ``prune.bn_mode`` (default "eval"; it was
+#: the fresh model's train mode) and masks are held by :func:`eoc.nn.register_mask_hook`.
+RESULTS_SCHEMA = 3
 
 
 class CorruptResultWarning(UserWarning):

@@ -2,7 +2,9 @@ r"""The configuration vocabulary of every experiment: small keyword-only specs c
 into one run configuration, and the ``--set`` / ``show`` machinery over nested configs.
 
 Specs (frozen, keyword-only dataclasses; every default means "no effect", so adding a
-field later leaves every run id valid, :mod:`paper_repro.cache`):
+field later leaves every run id valid, :mod:`paper_repro.cache`; a new field whose
+default changes what a run computes, as ``prune.bn_mode`` did, comes with a bump of
+:data:`paper_repro.cache.RESULTS_SCHEMA`):
 
 * :class:`NetworkSpec` -- which network (FFNN, VGG, CIFAR ResNet / Stable ResNet);
 * :class:`InitSpec` -- its Gaussian initialization, as a multiple of the edge-of-chaos
@@ -34,9 +36,13 @@ import math
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any, Iterator, Mapping
 
+#: BatchNorm modes while a batch is scored (the ``bn_mode`` values of :func:`eoc.nn.prune_at_init`).
+from eoc._vocab import BN_MODES
+
 __all__ = [
     "ARCHS",
     "SCHEDULES",
+    "BN_MODES",
     "NetworkSpec",
     "InitSpec",
     "PhaseSpec",
@@ -188,7 +194,7 @@ class PruneSpec:
     ----------
     method : str
         A method of :func:`eoc.nn.prune_at_init`; GraSP scores with the logits divided
-        by :data:`paper_repro.runs.GRASP_TEMPERATURE`.
+        by :data:`eoc.nn.GRASP_TEMPERATURE` (200, as Wang et al.'s code).
     sparsity : float
         Fraction of the prunable weights removed, in [0, 1); 0 is the dense network.
     scope : {"global", "layer"}
@@ -198,6 +204,13 @@ class PruneSpec:
         The scoring batch: ``batch`` random training images with their labels (or, with
         ``balanced``, ``batch`` images of every class).
     balanced : bool
+    bn_mode : {"eval", "train", "model"}
+        BatchNorm (and Dropout) mode while SNIP and GraSP score the batch
+        (:func:`eoc.nn.compute_scores`): "eval" (running statistics; the default, as
+        Lee et al.'s SNIP code and Tanaka et al.'s benchmark), "train" (batch
+        statistics, as Wang et al.'s GraSP code), "model" (the fresh model's own
+        mode, i.e. train).  No effect on the other methods, nor on networks without
+        BatchNorm or Dropout (docs/theory.md §4.1).
     rescale : str or None
         Mode of the rescaling trick (:func:`eoc.nn.rescale_`); None leaves the weights.
     """
@@ -208,11 +221,13 @@ class PruneSpec:
     rounds: int = 1
     batch: int = 128
     balanced: bool = False
+    bn_mode: str = "eval"
     rescale: str | None = None
 
     def __post_init__(self) -> None:
         _check(0 <= self.sparsity < 1, f"prune.sparsity must be in [0, 1), got sparsity={self.sparsity!r}")
         _check(self.scope in SCOPES, f"prune.scope must be one of {SCOPES}, got scope={self.scope!r}")
+        _check(self.bn_mode in BN_MODES, f"prune.bn_mode must be one of {BN_MODES}, got bn_mode={self.bn_mode!r}")
         _check(
             self.batch >= 1 and self.rounds >= 1,
             f"prune.batch and prune.rounds must be >= 1, got batch={self.batch}, rounds={self.rounds}",

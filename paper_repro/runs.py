@@ -37,7 +37,6 @@ if TYPE_CHECKING:  # torch is imported where it is used
     from .registry import Context
 
 __all__ = [
-    "GRASP_TEMPERATURE",
     "PruneRun",
     "build_model",
     "prune_model",
@@ -46,10 +45,6 @@ __all__ = [
     "run_pruned",
     "sweep",
 ]
-
-#: GraSP's reference code divides the logits by 200 in the loss it scores with
-#: (Wang et al. 2020); so do we.
-GRASP_TEMPERATURE = 200.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,12 +124,6 @@ def _scoring_batch(data: TensorData, spec: PruneSpec, generator: torch.Generator
     return data.x_train[idx], data.y_train[idx]
 
 
-def _grasp_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    from torch.nn import functional as F
-
-    return F.cross_entropy(outputs / GRASP_TEMPERATURE, targets)
-
-
 def disconnected(model: nn.Module, collapsed: Sequence[str]) -> bool:
     """Whether the fully pruned layers ``collapsed`` cut every path from input to output.
 
@@ -200,7 +189,8 @@ def prune_model(config: PruneRun, data: TensorData, device: str = "cpu") -> tupl
     The weights are drawn by :func:`eoc.nn.init_` on a CPU generator seeded with
     ``config.seed`` (so they do not depend on ``device``), which then draws the
     scoring batch and the random scores; :func:`eoc.nn.prune_at_init` runs on
-    ``device`` with the model in train mode (BatchNorm on batch statistics).
+    ``device``, SNIP and GraSP scoring with BatchNorm in ``config.prune.bn_mode``
+    (default "eval": running statistics) and GraSP at :data:`eoc.nn.GRASP_TEMPERATURE`.
 
     Returns
     -------
@@ -233,13 +223,8 @@ def prune_model(config: PruneRun, data: TensorData, device: str = "cpu") -> tupl
     record: dict[str, Any] = {"chance": 1.0 / data.num_classes, "density": 1.0, "rho_mean": 1.0}
     if spec.sparsity > 0:
         x, y = (t.to(device) for t in _scoring_batch(data, spec, gen))
-        scoring = {
-            "loss_fn": _grasp_loss if spec.method == "grasp" else None,
-            "input_shape": data.input_shape,
-            # unchanged behaviour (issue 11): the model's own (train) modes, temperature in _grasp_loss
-            "bn_mode": "model",
-            "temperature": 1.0,
-        }
+        # GraSP at eoc.nn's temperature (GRASP_TEMPERATURE = 200, Wang et al.'s code)
+        scoring = {"input_shape": data.input_shape, "bn_mode": spec.bn_mode}
         if config.detail:
             # A copy of the generator: the random scores diagnosed are those the pruning draws.
             copy = torch.Generator().set_state(gen.get_state())

@@ -2,15 +2,13 @@
 learning-rate schedule, pruning masks held exactly at zero, per-epoch evaluation.
 
 Masks.  A pruned model carries, for every pruned tensor ``<name>`` of a module, the
-parameter ``<name>_orig``, the buffer ``<name>_mask`` and a forward pre-hook setting
-``<name> = <name>_orig * <name>_mask`` (``torch.nn.utils.prune``).  The effective
-weight is therefore zero at pruned entries whatever ``<name>_orig`` holds; the
-gradient reaching ``<name>_orig`` is zero there too.  To leave nothing that could
-drift back (torch keeps the original values in ``<name>_orig``, and weight decay or
-momentum would keep moving them), :func:`train` also sets the pruned entries of
-``<name>_orig`` and of their SGD momentum buffers to zero before training and after
-every optimizer step (:func:`enforce_masks_`), and :func:`check_masks` asserts the
-invariant at the end of every epoch.
+parameter ``<name>_orig`` and the buffer ``<name>_mask`` (``torch.nn.utils.prune``).
+:func:`train` masks them in place (:func:`eoc.nn.inplace_masks_`: the pruned entries
+of ``<name>_orig`` are set to zero and ``<name>`` *is* ``<name>_orig``, so no product
+is recomputed on every forward; same ``state_dict``) and sets the pruned entries of
+``<name>_orig`` and of their SGD momentum buffers back to zero after every optimizer
+step (:func:`eoc.nn.register_mask_hook`); :func:`check_masks` asserts the invariant,
+weights and momentum buffers, at the end of every epoch.
 
 Everything else about the model (its initialization, rescaling, or the scaling of a
 Stable ResNet's residual branches, which lives in its ``forward``) is left as it is.
@@ -28,7 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from eoc.nn import resolve_device
+from eoc.nn import inplace_masks_, register_mask_hook, resolve_device
 
 from .batches import TensorData, iterate_batches
 from .config import TrainSpec
@@ -38,7 +36,6 @@ __all__ = [
     "evaluate",
     "learning_rate",
     "masked_parameters",
-    "enforce_masks_",
     "check_masks",
     "count_parameters",
 ]
@@ -68,30 +65,15 @@ def masked_parameters(model: nn.Module) -> list[tuple[str, nn.Module, str]]:
 
 
 @torch.no_grad()
-def enforce_masks_(model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
-    """Set pruned entries of every ``<name>_orig`` (and its momentum buffer) to exactly 0.
+def check_masks(model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
+    """Raise ``AssertionError`` if a pruned entry of an effective weight, of its
+    ``<name>_orig`` or (with ``optimizer``) of its momentum buffer is nonzero.
 
-    Uses ``masked_fill_``, so a NaN in a pruned entry is cleared too.
-    """
-    for _, module, tensor in masked_parameters(model):
-        orig = getattr(module, tensor + "_orig")
-        pruned = getattr(module, tensor + "_mask") == 0
-        orig.masked_fill_(pruned, 0.0)
-        if optimizer is not None:
-            buf = optimizer.state.get(orig, {}).get("momentum_buffer")
-            if buf is not None:
-                buf.masked_fill_(pruned, 0.0)
-
-
-@torch.no_grad()
-def check_masks(model: nn.Module) -> None:
-    """Raise ``AssertionError`` if a pruned entry of an effective weight or of its
-    ``<name>_orig`` is nonzero.
-
-    Checks the effective weight as the pruning hook computes it
-    (``<name>_orig * <name>_mask``), the tensor the hook last stored in ``<name>``, and
-    ``<name>_orig`` itself.  A freshly pruned model keeps its original values in
-    ``<name>_orig``: call :func:`enforce_masks_` first (as :func:`train` does).
+    Checks the effective weight ``<name>_orig * <name>_mask``, the tensor the module
+    holds as ``<name>``, ``<name>_orig`` itself and the optimizer's ``momentum_buffer``
+    of ``<name>_orig``.  A freshly pruned model keeps its original values in
+    ``<name>_orig``: mask it in place first (:func:`eoc.nn.inplace_masks_`, as
+    :func:`train` does).
     """
     for qualname, module, tensor in masked_parameters(model):
         orig = getattr(module, tensor + "_orig")
@@ -101,6 +83,9 @@ def check_masks(model: nn.Module) -> None:
         stored = getattr(module, tensor, None)
         if isinstance(stored, torch.Tensor):
             candidates["stored weight"] = stored
+        momentum = optimizer.state.get(orig, {}).get("momentum_buffer") if optimizer is not None else None
+        if momentum is not None:
+            candidates["momentum buffer"] = momentum
         for what, value in candidates.items():
             bad = int((value[pruned] != 0).sum())
             if bad:
@@ -145,8 +130,8 @@ def train(
     """Train ``model`` in place on ``data`` with SGD and return what happened.
 
     Cross-entropy loss; SGD (``momentum``, ``weight_decay``) with the learning rate of
-    :func:`learning_rate` set at the start of each epoch; masks enforced after every
-    step (module docstring).  A non-finite training or test loss stops training: the
+    :func:`learning_rate` set at the start of each epoch; masks applied in place and
+    after every step (module docstring).  A non-finite training or test loss stops training: the
     run is reported as diverged, with chance accuracy ``1/num_classes``.
 
     Parameters
@@ -180,7 +165,7 @@ def train(
     x_tr, y_tr = data.x_train.to(dev), data.y_train.to(dev)
     x_te, y_te = data.x_test.to(dev), data.y_test.to(dev)
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    enforce_masks_(model)
+    mask_hook = register_mask_hook(opt, inplace_masks_(model)) if masked_parameters(model) else None
     chance = 1.0 / data.num_classes
     history: list[dict[str, Any]] = []
     diverged = False
@@ -204,12 +189,11 @@ def train(
                 break
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            opt.step()
-            enforce_masks_(model, opt)
+            opt.step()  # the mask hook zeroes the pruned entries and their momentum
             loss_sum += loss.item() * len(yb)
             correct += int((out.argmax(dim=1) == yb).sum())
             seen += len(yb)
-        check_masks(model)
+        check_masks(model, opt)
         row: dict[str, Any] = {
             "epoch": epoch + 1,
             "lr": lr,
@@ -230,6 +214,8 @@ def train(
         if diverged:
             break
     bar.close()
+    if mask_hook is not None:
+        mask_hook.remove()
     if diverged:
         final_loss, final_acc = None, chance
     evaluated = [r["test_acc"] for r in history if r["test_acc"] is not None]

@@ -59,6 +59,7 @@ def test_specs_are_keyword_only():
         (lambda: NetworkSpec(arch="resnet", activation="tanh"), "ReLU"),
         (lambda: PruneSpec(sparsity=1.0), r"prune.sparsity must be in \[0, 1\)"),
         (lambda: PruneSpec(rescale="neuron"), "sparsity > 0"),
+        (lambda: PruneSpec(bn_mode="batch"), r"prune.bn_mode must be one of \('eval', 'train', 'model'\), got bn_mode='batch'"),
         (lambda: PhaseSpec(ordered=1.2), "ordered < edge_of_chaos"),
         (lambda: TrainSpec(epochs=0), "epochs must be an integer >= 1, got epochs=0"),
         (lambda: TrainSpec(lr=float("nan")), "lr must be > 0 and finite, got lr=nan"),

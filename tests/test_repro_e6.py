@@ -24,6 +24,7 @@ TINY = {
         ModelSpec(label="vgg11", network=named_network("vgg11", 0.125), train=TrainSpec(epochs=1)),
     ),
     "sparsities": (0.9,),
+    "bn_sparsities": (0.9,),
     "rounds": 2,
 }
 
@@ -52,6 +53,31 @@ def test_tiny_run_writes_table_collapse_figure_and_summary(tmp_path):
     assert {e["reason"] for e in numbers["verdict"]["expectations"]} == {"fewer than two replicates: no standard error"}
     summary = (out / "summary.md").read_text()
     assert "Masks on the Stable ResNet" in summary and unsourced_numbers(summary, numbers) == []
+
+    # BatchNorm mode: every data-dependent method in both modes; the eval runs are the table's own
+    assert (out / "bn_mode.png").stat().st_size > 1000 and (out / "bn_mode.md").stat().st_size > 0
+    bn_rows = list(csv.DictReader((out / "bn_mode.csv").read_text().splitlines()))
+    assert sorted((r["model"], r["method"], r["bn_mode"]) for r in bn_rows) == sorted(
+        (m, k, mode) for m, ks in (("resnet8", ("SNIP", "GraSP", "SBP-SR")), ("vgg11", ("SNIP", "GraSP")))
+        for k in ks for mode in ("eval", "train")
+    )  # fmt: skip
+    table = {(r["model"], r["method"]): float(r["mean_acc"]) for r in rows}
+    for r in bn_rows:
+        if r["bn_mode"] == "eval":
+            assert float(r["mean_acc"]) == table[r["model"], r["method"]]
+    assert numbers["bn_mode"]["modes"] == ["eval", "train"]
+    assert man["runs"]["executed"] == len(rows) + len(collapse) + 5, "only the train-mode runs are added (1 seed each)"
+    assert len(numbers["verdict"]["expectations"]) == 5 + 2 and "BatchNorm mode while scoring" in summary
+
+
+def test_bn_compare_must_be_another_mode():
+    from paper_repro.experiments.e6_methods import Config
+
+    with pytest.raises(ValueError, match="bn_compare must be None or one of .* other than prune.bn_mode='eval'"):
+        Config(bn_compare="eval")
+    with pytest.raises(ValueError, match="bn_methods are data-dependent"):
+        Config(bn_methods=("synflow",))
+    assert Config(bn_compare=None).bn_compare is None
 
 
 def test_e6_quick_shares_the_resnet32_snip_runs_of_e5():

@@ -41,6 +41,25 @@ def test_tiny_run_writes_densities_figures_and_summary(tmp_path):
     man = json.loads((out / "manifest.json").read_text())
     assert man["config"]["resnet"]["depth"] == 8 and man["verdict"]
     numbers = json.loads((out / "numbers.json").read_text())
-    assert numbers["verdict"]["count"] == 4
+    assert numbers["verdict"]["count"] == 4 + 2
     summary = (out / "summary.md").read_text()
     assert "SNIP vs SBP-SR" in summary and unsourced_numbers(summary, numbers) == []
+
+    # BatchNorm mode: SNIP (SBP-SR on the Stable ResNet) and GraSP scored in both modes on every network;
+    # the eval rows are the masks of the density summary
+    assert (out / "bn_mode_density.png").stat().st_size > 1000
+    bn_rows = list(csv.DictReader((out / "bn_mode.csv").read_text().splitlines()))
+    assert len(bn_rows) == 3 * 2 * 2 and {r["bn_mode"] for r in bn_rows} == {"eval", "train"}
+    main = {(r["network"], r["method"]): r for r in csv.DictReader((out / "density_summary.csv").read_text().splitlines())}
+    for r in bn_rows:
+        if r["bn_mode"] == "eval":
+            m = main[r["network"], r["method"]]
+            assert (r["min keep"], r["min at"], r["fully pruned layers per seed"]) == (
+                m["min keep"], m["min at"], m["fully pruned layers per seed"]
+            )
+    statements = [e["statement"] for e in numbers["verdict"]["expectations"]]
+    assert statements[-2:] == [
+        "SNIP scored in train mode empties more layers of the standard ResNet than in eval mode",
+        "SBP-SR empties no layer in train mode either",
+    ]
+    assert "BatchNorm mode while scoring" in summary

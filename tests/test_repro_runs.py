@@ -172,3 +172,43 @@ def test_collapse_record_of_a_resnet_with_an_empty_branch():
     r = collapse_record(net)
     assert r["collapsed"] == ["layer2.0.conv1"] and not r["disconnected"]
     assert r["layers"][0] == {"name": "conv1", "numel": 16 * 9, "keep": 1.0}
+
+
+def _same_start(run: PruneRun, data):
+    """The initialized model and scoring batch of ``run``, rebuilt as prune_model draws them."""
+    from eoc.nn import init_
+    from paper_repro.runs import _scoring_batch, build_model
+
+    gen = torch.Generator().manual_seed(run.seed)
+    model = build_model(run.network, data.input_shape, data.num_classes)
+    init_(model, run.network.activation, run.sigma_w, run.init.sigma_b, generator=gen)
+    return model, *_scoring_batch(data, run.prune, gen)
+
+
+def _masks(model) -> dict:
+    return {k: v for k, v in model.state_dict().items() if k.endswith("_mask")}
+
+
+@pytest.mark.parametrize("method", ["snip", "grasp"])
+def test_prune_spec_bn_mode_and_grasp_temperature_reach_eoc_nn(method):
+    """A ResNet8 (BatchNorm): the run's masks are eoc.nn.prune_at_init's with the spec's bn_mode and eoc.nn's
+    GraSP temperature (200) on the same weights and batch; eval (the default) and train masks differ, and
+    "model" is train (a fresh model is in train mode)."""
+    from eoc.nn import prune_at_init
+
+    data = load_tensors("digits")
+    net = NetworkSpec(arch="resnet", depth=8, width_multiplier=0.25)
+    masks = {}
+    for mode in ("eval", "train", "model"):
+        run = PruneRun(dataset="digits", network=net, prune=PruneSpec(method=method, sparsity=0.95, batch=24, bn_mode=mode))
+        masks[mode] = _masks(prune_model(run, data)[0])
+        model, x, y = _same_start(run, data)
+        expected = prune_at_init(model, method, 0.95, x, y, bn_mode=mode, input_shape=data.input_shape)
+        assert masks[mode].keys() == {f"{k}.weight_mask" for k in expected}
+        assert all(torch.equal(masks[mode][f"{k}.weight_mask"], m) for k, m in expected.items())
+        if method == "grasp" and mode == "eval":  # the temperature is 200, not the untempered loss's 1
+            untempered = prune_at_init(_same_start(run, data)[0], method, 0.95, x, y, temperature=1.0)
+            assert any(not torch.equal(expected[k], m) for k, m in untempered.items())
+    assert PruneSpec().bn_mode == "eval"
+    assert any(not torch.equal(masks["eval"][k], masks["train"][k]) for k in masks["eval"])
+    assert all(torch.equal(masks["model"][k], masks["train"][k]) for k in masks["eval"])

@@ -15,14 +15,9 @@ from torch.nn.utils import prune  # noqa: E402
 
 from paper_repro.batches import load_tensors  # noqa: E402
 from paper_repro.config import TrainSpec  # noqa: E402
-from paper_repro.train import (  # noqa: E402
-    check_masks,
-    count_parameters,
-    enforce_masks_,
-    learning_rate,
-    masked_parameters,
-    train,
-)
+import paper_repro.train as train_module  # noqa: E402
+from eoc.nn import apply_masks_  # noqa: E402
+from paper_repro.train import check_masks, count_parameters, learning_rate, masked_parameters, train  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -82,20 +77,43 @@ def test_pruned_weights_stay_exactly_zero_under_momentum_and_weight_decay(digits
     assert total == 64 * 32 + 32 + 32 * 10 + 10
 
 
-def test_enforce_masks_clears_orig_and_momentum(digits):
+def test_check_masks_sees_pruned_entries_of_orig_and_of_the_momentum_buffer(digits):
+    """One SGD step with weight decay moves the pruned entries of weight_orig and fills their
+    momentum; check_masks names each, and eoc.nn.apply_masks_ (what train's hook calls) clears both."""
     model = pruned_ffnn(amount=0.5)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-2)
     loss = nn.functional.cross_entropy(model(digits.x_train[:64]), digits.y_train[:64])
     loss.backward()
-    opt.step()  # weight decay moves the pruned entries of weight_orig; their momentum is nonzero
+    opt.step()
     layer = model[1]
     pruned = layer.weight_mask == 0
-    assert torch.any(opt.state[layer.weight_orig]["momentum_buffer"][pruned] != 0)
-    enforce_masks_(model, opt)
-    assert torch.all(layer.weight_orig[pruned] == 0)
-    assert torch.all(opt.state[layer.weight_orig]["momentum_buffer"][pruned] == 0)
-    check_masks(model)
+    momentum = opt.state[layer.weight_orig]["momentum_buffer"]
+    assert torch.any(momentum[pruned] != 0)
+    with pytest.raises(AssertionError, match=r"pruned entries of 1.weight \(_orig\)"):
+        check_masks(model, opt)
+    with torch.no_grad():
+        for m in (model[1], model[3]):
+            m.weight_orig.mul_(m.weight_mask)
+    check_masks(model)  # the weights alone are clean now
+    with pytest.raises(AssertionError, match=r"pruned entries of 1.weight \(momentum buffer\)"):
+        check_masks(model, opt)
+    apply_masks_(model, opt)
+    check_masks(model, opt)
+    assert torch.all(momentum[pruned] == 0) and torch.any(momentum[~pruned] != 0)
     assert [q for q, _, _ in masked_parameters(model)] == ["1.weight", "3.weight"]
+
+
+def test_the_per_epoch_check_fails_when_nothing_reapplies_the_masks(digits, monkeypatch):
+    """Masked in place, the pruned weights get gradients: without the hook of
+    eoc.nn.register_mask_hook the first epoch's check must fail (the check is live)."""
+
+    class NoHook:
+        def remove(self):
+            pass
+
+    monkeypatch.setattr(train_module, "register_mask_hook", lambda opt, model: NoHook())
+    with pytest.raises(AssertionError, match="pruned entries of 1.weight"):
+        train(pruned_ffnn(), digits, TrainSpec(epochs=1, batch_size=64, lr=0.05), progress=False)
 
 
 def test_diverging_run_reports_chance_without_crashing(digits):

@@ -22,9 +22,23 @@ with *every* method at every sparsity to show which methods empty layers of it
 (SynFlow's scores of a residual branch shrink with the branch scale :math:`1/\sqrt L`,
 so at high sparsity it empties whole branch convolutions of the Stable ResNet).
 
+BatchNorm mode while scoring (issue 11).  SNIP and GraSP score their batch with
+BatchNorm in ``prune.bn_mode`` (default "eval": running statistics, as Lee et al.'s
+SNIP code and Tanaka et al.'s benchmark; docs/theory.md §4.1).  The data-dependent
+methods of ``bn_methods`` (SNIP, GraSP, SBP-SR) are also trained from masks scored in
+the other mode ``bn_compare`` (default "train": batch statistics, as Wang et al.'s
+GraSP code) at the sparsities ``bn_sparsities``; the table ``bn_mode`` and the figure
+``bn_mode`` put the collapse counts and accuracies of the two modes side by side (the
+runs of the main mode are those of the methods table).
+
 Expectations, on the ResNets (paired by seed, pooled over datasets, ResNets and
 sparsities): SBP-SR is more accurate than each other method; and its advantage over
 SNIP on the standard ResNet is larger at the highest sparsity than at the lowest.
+BatchNorm mode (paired by seed, pooled over datasets, standard ResNets and
+``bn_sparsities``; expected from ``bench/bench_prune_bn_mode.py``, where SNIP in train
+mode empties branch convolutions of ResNet32 at 98 % and in eval mode none): SNIP
+scored in train mode empties more layers of the standard ResNet than in eval mode,
+and SNIP scored in eval mode is the more accurate.
 
 * ``full``: CIFAR-10, CIFAR-100, Tiny ImageNet (64x64 inputs to the same CIFAR
   networks) from ``--data-dir``; ResNet32, ResNet50, VGG19 at width 1; sparsities
@@ -33,7 +47,9 @@ SNIP on the standard ResNet is larger at the highest sparsity than at the lowest
 * ``quick``: digits; ResNet32 at width 0.5 and VGG19 at width 0.125 (8 to 64
   channels); sparsities 90/98 %; 8 epochs without augmentation; SynFlow with 20
   rounds; 2 seeds.  The ResNet32 SNIP and SBP-SR runs are the same runs as E5's quick
-  profile at seeds 0 and 1 (shared through the run cache).
+  profile at seeds 0 and 1 (shared through the run cache).  The BatchNorm-mode
+  comparison trains the train-mode masks at 98 % only (10 more runs; the full profile
+  compares at every sparsity).
 """
 
 from __future__ import annotations
@@ -44,7 +60,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import verdicts
-from ..config import ModelSpec, PruneSpec, TrainSpec, named_network
+from ..config import BN_MODES, ModelSpec, PruneSpec, TrainSpec, named_network
 from ..registry import Context, Summary, register
 from ..runs import PruneRun, sweep
 from ..style import METHOD_COLORS, METHOD_LABELS, new_figure
@@ -79,6 +95,21 @@ class Config:
     sparsities: tuple[float, ...] = (0.9, 0.98)
     prune: PruneSpec = field(default_factory=lambda: PruneSpec(batch=10, balanced=True, rounds=20))
     seeds: int = 2
+    #: The BatchNorm mode compared with ``prune.bn_mode`` (None: no comparison), for these
+    #: method keys, at these sparsities (module docstring).
+    bn_compare: str | None = "train"
+    bn_methods: tuple[str, ...] = ("snip", "grasp", "sbp_sr")
+    bn_sparsities: tuple[float, ...] = (0.98,)
+
+    def __post_init__(self) -> None:
+        if self.bn_compare is not None and (self.bn_compare not in BN_MODES or self.bn_compare == self.prune.bn_mode):
+            raise ValueError(
+                f"bn_compare must be None or one of {BN_MODES} other than prune.bn_mode={self.prune.bn_mode!r}, "
+                f"got bn_compare={self.bn_compare!r}"
+            )
+        bad = [k for k in self.bn_methods if k not in ("snip", "grasp", "sbp_sr")]
+        if bad:
+            raise ValueError(f"bn_methods are data-dependent method keys (snip, grasp, sbp_sr), got {bad}")
 
 
 PROFILES = {
@@ -93,6 +124,7 @@ PROFILES = {
         sparsities=(0.9, 0.95, 0.98),
         prune=PruneSpec(batch=10, balanced=True, rounds=100),
         seeds=3,
+        bn_sparsities=(0.9, 0.95, 0.98),
     ),
 }  # fmt: skip
 
@@ -121,6 +153,32 @@ def _train_runs(cfg: Config) -> list[tuple[str, str, str, float, PruneRun]]:
                     for seed in range(cfg.seeds):
                         run = replace(_setup(cfg, dataset, model, method, sparsity, seed, stable), train=model.train)
                         out.append((dataset, model.label, key, sparsity, run))
+    return out
+
+
+def _bn_modes(cfg: Config) -> tuple[str, ...]:
+    """The BatchNorm modes compared: the main one first."""
+    return (cfg.prune.bn_mode,) if cfg.bn_compare is None else (cfg.prune.bn_mode, cfg.bn_compare)
+
+
+def _bn_runs(cfg: Config) -> list[tuple[str, str, str, float, str, PruneRun]]:
+    """``(dataset, model label, method key, sparsity, bn_mode, run)`` of the BatchNorm-mode comparison
+    (its main-mode runs are runs of :func:`_train_runs` wherever the sparsity is one of the table's)."""
+    if cfg.bn_compare is None:
+        return []
+    out = []
+    for dataset in cfg.datasets:
+        for model in cfg.models:
+            for key in cfg.bn_methods:
+                if key == "sbp_sr" and not _is_resnet(model):
+                    continue
+                method, stable = ("snip", True) if key == "sbp_sr" else (key, False)
+                for sparsity in cfg.bn_sparsities:
+                    for mode in _bn_modes(cfg):
+                        for seed in range(cfg.seeds):
+                            run = _setup(cfg, dataset, model, method, sparsity, seed, stable)
+                            run = replace(run, prune=replace(run.prune, bn_mode=mode), train=model.train)
+                            out.append((dataset, model.label, key, sparsity, mode, run))
     return out
 
 
@@ -192,11 +250,125 @@ def _stable_collapse_rows(setups: list[PruneRun], masks: list[dict[str, Any]]) -
     ]  # fmt: skip
 
 
+def _bn_cells(bn_tagged: list, bn_results: list[dict[str, Any]]) -> dict[tuple, dict[str, dict[str, Any]]]:
+    """``{(dataset, model, key, sparsity): {bn_mode: statistics over seeds}}`` of the comparison runs."""
+    grouped: dict[tuple, dict[str, list[dict[str, Any]]]] = {}
+    for (dataset, model, key, sparsity, mode, _), res in zip(bn_tagged, bn_results):
+        grouped.setdefault((dataset, model, key, sparsity), {}).setdefault(mode, []).append(res)
+    cells = {}
+    for cell, by_mode in grouped.items():
+        cells[cell] = {}
+        for mode, rs in by_mode.items():
+            accs = [r["final_test_acc"] for r in rs]
+            mean, se = verdicts.mean_se(accs)
+            cells[cell][mode] = {
+                "accs": accs, "mean": mean, "se": se, "runs": len(rs),
+                "fully_pruned": [len(r["collapsed"]) for r in rs],
+                "mean_fully_pruned": float(np.mean([len(r["collapsed"]) for r in rs])),
+                "collapsed_runs": sum(bool(r["collapsed"]) for r in rs),
+                "disconnected_runs": sum(bool(r["disconnected"]) for r in rs),
+                "layers": sorted({n for r in rs for n in r["collapsed"]}),
+            }  # fmt: skip
+    return cells
+
+
+def _bn_figure(cfg: Config, cells: dict, ctx: Context) -> None:
+    """Accuracy of each compared method and sparsity under the two modes, the layers emptied written above."""
+    modes = _bn_modes(cfg)
+    panels = [(d, m) for d in cfg.datasets for m in cfg.models]
+    fig, axes = new_figure(ncols=len(panels), width=3.0, height=2.7, layout="constrained")
+    shapes = dict(zip(modes, ("o", "s")))
+    for ax, (dataset, model) in zip(axes[0], panels):
+        groups = [(k, sp) for k in cfg.bn_methods for sp in cfg.bn_sparsities if (dataset, model.label, k, sp) in cells]
+        for i, (key, sparsity) in enumerate(groups):
+            for j, mode in enumerate(modes):
+                st = cells[dataset, model.label, key, sparsity][mode]
+                x = i + (j - 0.5) * 0.3
+                err = 2 * st["se"] if np.isfinite(st["se"]) else 0.0
+                ax.errorbar([x], [st["mean"]], yerr=[err], marker=shapes[mode], ms=5, capsize=2, color=METHOD_COLORS[key],
+                            mfc=METHOD_COLORS[key] if j == 0 else "white", ls="none")  # fmt: skip
+                ax.annotate(f"{st['mean_fully_pruned']:g}", (x, st["mean"] + err), textcoords="offset points",
+                            xytext=(0, 3), ha="center", fontsize=6)  # fmt: skip
+        ax.set_xticks(range(len(groups)), [f"{METHOD_LABELS[k]}\n{sp:g}" for k, sp in groups])
+        ax.set_ylim(0, 1.08)
+        ax.set_title(f"{model.label} on {dataset}")
+    axes[0, 0].set_ylabel("final test accuracy")
+    handles = [
+        axes[0, 0].plot([], [], marker=shapes[mode], color="0.3", mfc="0.3" if j == 0 else "white", ls="none")[0]
+        for j, mode in enumerate(modes)
+    ]
+    fig.legend(handles, [f"scored in {mode} mode" for mode in modes], loc="outside lower center", ncol=len(modes))
+    ctx.figure(
+        fig,
+        "bn_mode",
+        f"Final test accuracy of the data-dependent methods with masks scored in {' and '.join(modes)} mode (mean, error "
+        "bars: 2 standard errors over seeds; filled: the main mode); above each point, the mean number of layers "
+        "its masks empty",
+    )
+
+
+def _bn_mode_report(cfg: Config, bn_tagged: list, bn_results: list[dict[str, Any]], ctx: Context) -> dict[str, Any]:
+    """Table, figure, numbers and expectations of the BatchNorm-mode comparison (module docstring)."""
+    if not bn_tagged:
+        return {"numbers": None, "expectations": []}
+    cells = _bn_cells(bn_tagged, bn_results)
+    modes = _bn_modes(cfg)
+    rows = [
+        {
+            "dataset": ds, "model": m, "method": METHOD_LABELS[k], "sparsity": sp, "bn_mode": mode,
+            "mean_acc": st["mean"], "se_acc": st["se"], "seeds": st["runs"],
+            "mean_fully_pruned_layers": st["mean_fully_pruned"], "runs_with_fully_pruned_layer": st["collapsed_runs"],
+            "runs_disconnected": st["disconnected_runs"], "fully_pruned_layers": " ".join(st["layers"]),
+        }
+        for (ds, m, k, sp), by_mode in cells.items()
+        for mode, st in ((mode, by_mode[mode]) for mode in modes)
+    ]  # fmt: skip
+    ctx.table(
+        rows,
+        "bn_mode",
+        f"E6: BatchNorm mode while SNIP/GraSP score the batch ({' vs '.join(modes)}): final test accuracy (mean and "
+        f"standard error over {cfg.seeds} seed(s)) and the layers the masks empty.",
+    )
+    _bn_figure(cfg, cells, ctx)
+    numbers = {
+        "modes": list(modes),
+        "cells": [
+            {"dataset": ds, "model": m, "method": k, "sparsity": sp,
+             "by_mode": {mode: {f: st[f] for f in ("mean", "se", "accs", "fully_pruned", "mean_fully_pruned",
+                                                     "collapsed_runs", "disconnected_runs", "layers")}
+                         for mode, st in by_mode.items()}}
+            for (ds, m, k, sp), by_mode in cells.items()
+        ],
+    }  # fmt: skip
+    expectations = []
+    resnets = [m.label for m in cfg.models if _is_resnet(m)]
+    snip = [by for (ds, m, k, sp), by in cells.items() if k == "snip" and m in resnets]
+    if {"eval", "train"} <= set(modes) and snip:
+
+        def paired(field: str, a: str, b: str) -> list[float]:
+            return [x - y for by in snip for x, y in zip(by[a][field], by[b][field])]
+
+        expectations = [
+            verdicts.expect_sign(
+                "SNIP scored in train mode empties more layers of the standard ResNet than in eval mode",
+                "layers fully pruned, train - eval mode, SNIP, standard ResNet, per run", paired("fully_pruned", "train", "eval"),
+                sense="greater",
+            ),
+            verdicts.expect_sign(
+                "SNIP scored in eval mode is more accurate on the standard ResNet than in train mode",
+                "paired accuracy difference eval - train mode, SNIP, standard ResNet", paired("accs", "eval", "train"),
+                sense="greater",
+            ),
+        ]  # fmt: skip
+    return {"numbers": numbers, "expectations": expectations}
+
+
 def summarize(n: dict) -> Summary:
     s = n["setting"]
     setting = [
         f"Datasets {', '.join(s['datasets'])}; pruning on a class-balanced batch of {s['prune']['batch']} images per "
-        f"class, SynFlow {s['prune']['rounds']} rounds, {s['seeds']} seeds; final test accuracy.",
+        f"class (BatchNorm in {s['prune']['bn_mode']} mode while scoring), SynFlow {s['prune']['rounds']} rounds, "
+        f"{s['seeds']} seeds; final test accuracy.",
         *[
             f"{m['label']} ({m['network']['arch']}, width x{num(m['network']['width_multiplier'])}): "
             f"{training(m['train'])}."
@@ -222,13 +394,27 @@ def summarize(n: dict) -> Summary:
                      "layers on average)" for r in stable) if stable else "none")  # fmt: skip
         + " (see stable_resnet_collapse)."
     )
+    bn = n.get("bn_mode")
+    if bn:
+        parts = []
+        for c in bn["cells"]:
+            by = c["by_mode"]
+            parts.append(
+                f"{METHOD_LABELS[c['method']]} on {c['dataset']}/{c['model']} at sparsity {num(c['sparsity'])}: "
+                + ", ".join(f"{mode} {pm(by[mode]['mean'], by[mode]['se'])} ({num(by[mode]['mean_fully_pruned'])} layers "
+                            f"emptied per run)" for mode in bn["modes"])  # fmt: skip
+            )
+        findings.append(f"BatchNorm mode while scoring ({' vs '.join(bn['modes'])}; see bn_mode): " + "; ".join(parts) + ".")
     return Summary(setting, findings)
 
 
 @register("E6", profiles=PROFILES, summarize=summarize)
 def run(cfg: Config, ctx: Context) -> dict:
     tagged = _train_runs(cfg)
-    results = sweep([t[-1] for t in tagged], ctx, "E6 runs")
+    bn_tagged = _bn_runs(cfg)
+    # one sweep: the comparison's main-mode runs are runs of the table (counted once)
+    everything = sweep([t[-1] for t in tagged] + [t[-1] for t in bn_tagged], ctx, "E6 runs")
+    results, bn_results = everything[: len(tagged)], everything[len(tagged) :]
     stable_setups = _stable_masks(cfg)
     stable_masks = sweep(stable_setups, ctx, "E6 stable masks")
 
@@ -279,6 +465,7 @@ def run(cfg: Config, ctx: Context) -> dict:
         "empties at least one layer, mean number of such layers, and the layers.",
     )
     _figure(cfg, stats, ctx)
+    bn = _bn_mode_report(cfg, bn_tagged, bn_results, ctx)
 
     cells = []
     for ds in cfg.datasets:
@@ -323,6 +510,7 @@ def run(cfg: Config, ctx: Context) -> dict:
                     sense="greater",
                 )
             )  # fmt: skip
+    expectations += bn["expectations"]
     collapsed = [
         {"cell": f"{ds}/{m}/{METHOD_LABELS[k]}/sparsity {s:g}", "runs": st["collapsed_runs"], "of": len(st["accs"]),
          "disconnected": bool(st["disconnected_runs"]), "layers": " ".join(st["layers"])}
@@ -334,5 +522,6 @@ def run(cfg: Config, ctx: Context) -> dict:
         "cells": cells,
         "collapsed_trained": collapsed,
         "stable_collapse": collapse_rows,
+        "bn_mode": bn["numbers"],
         "verdict": verdicts.verdict(expectations),
     }

@@ -24,6 +24,17 @@ smallest layer density exceeds SNIP's on the standard ResNet, and its densities 
 more even (a smaller coefficient of variation over layers); SNIP on the standard
 ResNet keeps less of the last stage than of the first.
 
+BatchNorm mode while scoring (issue 11).  SNIP and GraSP score with BatchNorm in
+``prune.bn_mode`` (default "eval": running statistics, as Lee et al.'s SNIP code and
+Tanaka et al.'s benchmark; docs/theory.md §4.1); the methods of ``bn_methods`` are
+also pruned with the scores of the other mode ``bn_compare`` (default "train": batch
+statistics, as Wang et al.'s GraSP code) on all three networks, and the table
+``bn_mode`` and the figure ``bn_mode_density`` compare the layers emptied and the
+densities.  Expected (``bench/bench_prune_bn_mode.py``: SNIP in train mode empties
+branch convolutions of ResNet32 at 98 %, in eval mode none): per seed, SNIP in train
+mode empties more layers of the standard ResNet than in eval mode; and SBP-SR empties
+no layer in the other mode either (an exact count).
+
 * ``full``: CIFAR-10 (``--data-dir``), ResNet32 and VGG19 at width 1, 95 %
   sparsity, SynFlow with 100 rounds, 3 seeds.
 * ``quick``: digits, ResNet32 at width 0.5 and VGG19 at width 0.125, 95 %
@@ -39,7 +50,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import verdicts
-from ..config import NetworkSpec, PruneSpec, named_network
+from ..config import BN_MODES, NetworkSpec, PruneSpec, named_network
 from ..registry import Context, Summary, register
 from ..runs import PruneRun, sweep
 from ..style import METHOD_COLORS, METHOD_LABELS, RESNET_LABELS, new_figure
@@ -60,6 +71,19 @@ class Config:
     methods: tuple[str, ...] = ("random", "magnitude", "snip", "grasp", "synflow")
     prune: PruneSpec = field(default_factory=lambda: PruneSpec(sparsity=0.95, batch=10, balanced=True, rounds=20))
     seeds: int = 3
+    #: The BatchNorm mode compared with ``prune.bn_mode`` (None: no comparison) for these methods.
+    bn_compare: str | None = "train"
+    bn_methods: tuple[str, ...] = ("snip", "grasp")
+
+    def __post_init__(self) -> None:
+        if self.bn_compare is not None and (self.bn_compare not in BN_MODES or self.bn_compare == self.prune.bn_mode):
+            raise ValueError(
+                f"bn_compare must be None or one of {BN_MODES} other than prune.bn_mode={self.prune.bn_mode!r}, "
+                f"got bn_compare={self.bn_compare!r}"
+            )
+        bad = [m for m in self.bn_methods if m not in ("snip", "grasp") or m not in self.methods]
+        if bad:
+            raise ValueError(f"bn_methods are data-dependent methods (snip, grasp) among methods, got {bad}")
 
 
 PROFILES = {
@@ -82,14 +106,18 @@ def _label(network: str, method: str) -> str:
     return METHOD_LABELS[_key(network, method)]
 
 
-def _setups(cfg: Config) -> list[tuple[str, str, PruneRun]]:
+def _setups(cfg: Config) -> list[tuple[str, str, str, PruneRun]]:
+    """``(network key, method, bn_mode, run)``: every method in the main BatchNorm mode, then the
+    methods of ``bn_methods`` in ``bn_compare``."""
     out = []
-    for network, _, stable in _NETWORKS:
-        net = cfg.vgg if network == "vgg" else replace(cfg.resnet, stable=stable)
-        for method in cfg.methods:
-            prune = replace(cfg.prune, method=method, rounds=cfg.prune.rounds if method == "synflow" else 1)
-            for seed in range(cfg.seeds):
-                out.append((network, method, PruneRun(dataset=cfg.dataset, network=net, prune=prune, seed=seed)))
+    modes = [(cfg.prune.bn_mode, cfg.methods)] + ([(cfg.bn_compare, cfg.bn_methods)] if cfg.bn_compare else [])
+    for mode, methods in modes:
+        for network, _, stable in _NETWORKS:
+            net = cfg.vgg if network == "vgg" else replace(cfg.resnet, stable=stable)
+            for method in methods:
+                prune = replace(cfg.prune, method=method, rounds=cfg.prune.rounds if method == "synflow" else 1, bn_mode=mode)
+                for seed in range(cfg.seeds):
+                    out.append((network, method, mode, PruneRun(dataset=cfg.dataset, network=net, prune=prune, seed=seed)))
     return out
 
 
@@ -123,6 +151,7 @@ def _aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
         "seed_min": keep.min(axis=1),
         "seed_cv": keep.std(axis=1) / keep.mean(axis=1),
         "seed_stage": per_seed_stage,
+        "collapsed_lists": [r["collapsed"] for r in records],
         "collapsed_per_seed": float(np.mean([len(r["collapsed"]) for r in records])),
         "collapsed_networks": sum(bool(r["collapsed"]) for r in records),
         "collapsed": sorted({n for r in records for n in r["collapsed"]}, key=names.index),
@@ -195,12 +224,93 @@ def _figures(cfg: Config, aggs: dict[tuple[str, str], dict[str, Any]], ctx: Cont
     ctx.figure(fig, "vgg_layer_density", f"Per-layer keep fraction of every method on the VGG, {note}")
 
 
+def _bn_mode_report(cfg: Config, by_mode: dict[tuple[str, str, str], dict[str, Any]], ctx: Context):
+    """Table, figure, numbers and expectations of the BatchNorm-mode comparison (module docstring)."""
+    modes = (cfg.prune.bn_mode, cfg.bn_compare)
+    rows, networks = [], {}
+    for network, title, _ in _NETWORKS:
+        networks[title] = []
+        for method in cfg.bn_methods:
+            entry: dict[str, Any] = {"label": _label(network, method)}
+            for mode in modes:
+                agg = by_mode[network, method, mode]
+                rows.append(
+                    {
+                        "network": title, "method": entry["label"], "bn_mode": mode, "min keep": agg["min"],
+                        "min at": agg["argmin"], "max/min": agg["ratio"], "cv over layers": float(agg["seed_cv"].mean()),
+                        "fully pruned layers per seed": agg["collapsed_per_seed"],
+                        "seeds with a fully pruned layer": agg["collapsed_networks"], "seeds disconnected": agg["disconnected"],
+                        "fully pruned": " ".join(agg["collapsed"]),
+                    }
+                )  # fmt: skip
+                entry[mode] = {
+                    "collapsed_per_seed": agg["collapsed_per_seed"], "collapsed_networks": agg["collapsed_networks"],
+                    "collapsed": agg["collapsed"], "min": agg["min"], "argmin": agg["argmin"],
+                    "cv": float(agg["seed_cv"].mean()),
+                }  # fmt: skip
+            networks[title].append(entry)
+    ctx.table(
+        rows,
+        "bn_mode",
+        f"E7: BatchNorm mode while SNIP/GraSP score the batch ({' vs '.join(modes)}), sparsity {cfg.prune.sparsity:g}, "
+        f"{cfg.seeds} seed(s): smallest layer density, its ratio to the largest, coefficient of variation over layers, "
+        "and the layers fully pruned.",
+    )
+    fig, axes = new_figure(ncols=len(_NETWORKS), width=3.4, height=3.0, sharey=True)
+    positive = [v for a in by_mode.values() for v in a["mean"] if v > 0]
+    floor = min(positive) / 3
+    for ax, (network, title, _) in zip(axes[0], _NETWORKS):
+        for method in cfg.bn_methods:
+            key = _key(network, method)
+            for mode, ls in zip(modes, ("-", "--")):
+                agg = by_mode[network, method, mode]
+                x = np.arange(len(agg["mean"]))
+                ax.plot(x, np.maximum(agg["mean"], floor), ls=ls, lw=1.4, color=METHOD_COLORS[key],
+                        label=f"{METHOD_LABELS[key]}, {mode} mode")  # fmt: skip
+                zero = agg["mean"] == 0
+                if zero.any():
+                    ax.plot(x[zero], np.full(zero.sum(), floor), "v", color=METHOD_COLORS[key], ms=6, mew=0)
+        ax.set_yscale("log")
+        ax.axhline(1 - cfg.prune.sparsity, color="k", lw=0.7, ls=":")
+        ax.set_title(title)
+        ax.set_xlabel("layer index (module order)")
+        ax.legend(loc="lower left")
+    axes[0, 0].set_ylabel("fraction of weights kept")
+    ctx.figure(
+        fig,
+        "bn_mode_density",
+        f"Per-layer keep fraction of {', '.join(cfg.bn_methods)} scored with BatchNorm in {modes[0]} (solid) and "
+        f"{modes[1]} (dashed) mode, sparsity {cfg.prune.sparsity:g} (dotted: overall keep fraction), mean over seeds; "
+        f"a triangle marks a layer emptied at every seed (drawn at {floor:.1e})",
+    )
+    expectations = []
+    if "snip" in cfg.bn_methods:
+        if set(modes) == {"eval", "train"}:
+            train, ev = by_mode["resnet", "snip", "train"], by_mode["resnet", "snip", "eval"]
+            counts = {m: np.array([len(r) for r in a["collapsed_lists"]]) for m, a in (("train", train), ("eval", ev))}
+            expectations.append(
+                verdicts.expect_sign(
+                    "SNIP scored in train mode empties more layers of the standard ResNet than in eval mode",
+                    "layers fully pruned, train - eval mode, SNIP, standard ResNet, per seed", counts["train"] - counts["eval"],
+                    sense="greater",
+                )
+            )  # fmt: skip
+        other = by_mode["stable", "snip", cfg.bn_compare]
+        expectations.append(
+            verdicts.expect_exact(f"SBP-SR empties no layer in {cfg.bn_compare} mode either",
+                                  f"networks with a fully pruned layer, SBP-SR, {cfg.bn_compare} mode", 0.0,
+                                  other["collapsed_networks"], model_error=0.0)  # fmt: skip
+        )
+    return {"modes": list(modes), "networks": networks}, expectations
+
+
 def summarize(n: dict) -> Summary:
     s = n["setting"]
     setting = [
         f"{s['dataset']}; ResNet depth {s['resnet']['depth']} at width x{num(s['resnet']['width_multiplier'])} "
         f"(standard and Stable), {s['vgg']['vgg']} at width x{num(s['vgg']['width_multiplier'])}; sparsity "
-        f"{num(s['prune']['sparsity'])} (global), class-balanced batch of {s['prune']['batch']} images per class, "
+        f"{num(s['prune']['sparsity'])} (global), class-balanced batch of {s['prune']['batch']} images per class "
+        f"(BatchNorm in {s['prune']['bn_mode']} mode while scoring), "
         f"SynFlow {s['prune']['rounds']} rounds; {s['seeds']} seeds."
     ]
     findings = []
@@ -218,6 +328,17 @@ def summarize(n: dict) -> Summary:
             + ", ".join(f"{k} {num(a)} vs {num(b)}" for k, (a, b) in c["stages"].items())
             + f"; coefficient of variation over layers {num(c['cv'][0])} vs {num(c['cv'][1])}."
         )
+    bn = n.get("bn_mode")
+    if bn:
+        parts = [
+            f"{title} {m['label']}: "
+            + ", ".join(f"{mode} {num(m[mode]['collapsed_per_seed'])} layers emptied per seed"
+                        + (f" ({' '.join(m[mode]['collapsed'])})" if m[mode]["collapsed"] else "")
+                        + f", smallest density {num(m[mode]['min'])}" for mode in bn["modes"])  # fmt: skip
+            for title, methods in bn["networks"].items()
+            for m in methods
+        ]
+        findings.append(f"BatchNorm mode while scoring ({' vs '.join(bn['modes'])}; see bn_mode): " + "; ".join(parts) + ".")
     return Summary(setting, findings)
 
 
@@ -225,10 +346,11 @@ def summarize(n: dict) -> Summary:
 def run(cfg: Config, ctx: Context) -> dict:
     tagged = _setups(cfg)
     records = sweep([r for *_, r in tagged], ctx, "E7 masks")
-    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for (network, method, _), rec in zip(tagged, records):
-        grouped.setdefault((network, method), []).append(rec)
-    aggs = {k: _aggregate(v) for k, v in grouped.items()}
+    grouped: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for (network, method, mode, _), rec in zip(tagged, records):
+        grouped.setdefault((network, method, mode), []).append(rec)
+    by_mode = {k: _aggregate(v) for k, v in grouped.items()}
+    aggs = {(network, method): agg for (network, method, mode), agg in by_mode.items() if mode == cfg.prune.bn_mode}
 
     long, summary, networks = [], [], {}
     for network, title, _ in _NETWORKS:
@@ -289,5 +411,9 @@ def run(cfg: Config, ctx: Context) -> dict:
                 snip["seed_stage"][stages[-1]] - snip["seed_stage"][stages[0]], sense="less",
             ),
         ]  # fmt: skip
+    if cfg.bn_compare is not None:
+        bn_numbers, bn_expectations = _bn_mode_report(cfg, by_mode, ctx)
+        numbers["bn_mode"] = bn_numbers
+        expectations += bn_expectations
     numbers["verdict"] = verdicts.verdict(expectations)
     return numbers
