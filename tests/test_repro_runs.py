@@ -189,14 +189,13 @@ def _masks(model) -> dict:
     return {k: v for k, v in model.state_dict().items() if k.endswith("_mask")}
 
 
-@pytest.mark.parametrize("method", ["snip", "grasp"])
-def test_prune_spec_bn_mode_and_grasp_temperature_reach_eoc_nn(method):
+def test_prune_spec_bn_mode_and_grasp_temperature_reach_eoc_nn():
     """A ResNet8 (BatchNorm): the run's masks are eoc.nn.prune_at_init's with the spec's bn_mode and eoc.nn's
     GraSP temperature (200) on the same weights and batch; eval (the default) and train masks differ, and
     "model" is train (a fresh model is in train mode)."""
     from eoc.nn import prune_at_init
 
-    data = load_tensors("digits")
+    data, method = load_tensors("digits"), "grasp"
     net = NetworkSpec(arch="resnet", depth=8, width_multiplier=0.25)
     masks = {}
     for mode in ("eval", "train", "model"):
@@ -206,7 +205,7 @@ def test_prune_spec_bn_mode_and_grasp_temperature_reach_eoc_nn(method):
         expected = prune_at_init(model, method, 0.95, x, y, bn_mode=mode, input_shape=data.input_shape)
         assert masks[mode].keys() == {f"{k}.weight_mask" for k in expected}
         assert all(torch.equal(masks[mode][f"{k}.weight_mask"], m) for k, m in expected.items())
-        if method == "grasp" and mode == "eval":  # the temperature is 200, not the untempered loss's 1
+        if mode == "eval":  # the temperature is 200, not the untempered loss's 1
             untempered = prune_at_init(_same_start(run, data)[0], method, 0.95, x, y, temperature=1.0)
             assert any(not torch.equal(expected[k], m) for k, m in untempered.items())
     assert PruneSpec().bn_mode == "eval"
