@@ -140,20 +140,27 @@ def _setup(cfg: Config, dataset: str, model: ModelSpec, method: str, sparsity: f
     return PruneRun(dataset=dataset, network=network, init=model.init, prune=prune, seed=seed)
 
 
-def _train_runs(cfg: Config) -> list[tuple[str, str, str, float, PruneRun]]:
-    """``(dataset, model label, method key, sparsity, run)`` of every training run of the table."""
+def _trained(cfg: Config, keys, sparsities, bn_mode: str) -> list[tuple[str, str, str, float, PruneRun]]:
+    """``(dataset, model label, method key, sparsity, run)`` of the training runs of these method keys and
+    sparsities, scored with BatchNorm in ``bn_mode`` (SBP-SR on the ResNets only)."""
     out = []
     for dataset in cfg.datasets:
         for model in cfg.models:
-            for key in cfg.methods:
+            for key in keys:
                 if key == "sbp_sr" and not _is_resnet(model):
                     continue
                 method, stable = ("snip", True) if key == "sbp_sr" else (key, False)
-                for sparsity in cfg.sparsities:
+                for sparsity in sparsities:
                     for seed in range(cfg.seeds):
-                        run = replace(_setup(cfg, dataset, model, method, sparsity, seed, stable), train=model.train)
+                        run = _setup(cfg, dataset, model, method, sparsity, seed, stable)
+                        run = replace(run, prune=replace(run.prune, bn_mode=bn_mode), train=model.train)
                         out.append((dataset, model.label, key, sparsity, run))
     return out
+
+
+def _train_runs(cfg: Config) -> list[tuple[str, str, str, float, PruneRun]]:
+    """``(dataset, model label, method key, sparsity, run)`` of every training run of the table."""
+    return _trained(cfg, cfg.methods, cfg.sparsities, cfg.prune.bn_mode)
 
 
 def _bn_modes(cfg: Config) -> tuple[str, ...]:
@@ -166,20 +173,11 @@ def _bn_runs(cfg: Config) -> list[tuple[str, str, str, float, str, PruneRun]]:
     (its main-mode runs are runs of :func:`_train_runs` wherever the sparsity is one of the table's)."""
     if cfg.bn_compare is None:
         return []
-    out = []
-    for dataset in cfg.datasets:
-        for model in cfg.models:
-            for key in cfg.bn_methods:
-                if key == "sbp_sr" and not _is_resnet(model):
-                    continue
-                method, stable = ("snip", True) if key == "sbp_sr" else (key, False)
-                for sparsity in cfg.bn_sparsities:
-                    for mode in _bn_modes(cfg):
-                        for seed in range(cfg.seeds):
-                            run = _setup(cfg, dataset, model, method, sparsity, seed, stable)
-                            run = replace(run, prune=replace(run.prune, bn_mode=mode), train=model.train)
-                            out.append((dataset, model.label, key, sparsity, mode, run))
-    return out
+    return [
+        (dataset, model, key, sparsity, mode, run)
+        for mode in _bn_modes(cfg)
+        for dataset, model, key, sparsity, run in _trained(cfg, cfg.bn_methods, cfg.bn_sparsities, mode)
+    ]
 
 
 def _stable_masks(cfg: Config) -> list[PruneRun]:
