@@ -5,7 +5,7 @@ imports torch.  The torch-facing tools live in :mod:`eoc.nn`.
 
 Argument order is ``(..., act, sigma_w, sigma_b)``; an activation is a name
 (:func:`available_activations`) or an :class:`Activation`; ``q``, ``c`` and the
-sigmas broadcast like numpy arrays.  Mathematics: THEORY.md of the project, and
+sigmas broadcast like numpy arrays.  Mathematics: ``docs/theory.md`` of the project (docs/theory.md §1-§10), and
 the docstrings of each function.
 """
 

@@ -8,7 +8,7 @@ and for **erf**; every other activation is integrated numerically by
 :mod:`eoc._quad`, which splits at 0, so a kink (or a jump of the derivative) at the
 origin is handled exactly.  Kinks elsewhere are not supported.
 
-Closed forms (Cho & Saul 2009; Williams 1997; THEORY.md section 2), with
+Closed forms (Cho & Saul 2009; Williams 1997; docs/theory.md §2), with
 :math:`c = q_{12}/\sqrt{q_1 q_2}`:
 
 .. math::

@@ -41,18 +41,18 @@ from pathlib import Path
 import numpy as np
 
 from ._cli import CLIError
-from ._vocab import BN_MODES
+from ._pruning import THEORY_METHODS
+from ._vocab import BN_MODES, PRUNING_METHODS
 
 __all__ = ["HELP", "build", "load_data", "parse_model", "PRUNE_METHODS", "DATA"]
 
 HELP = "prune a model at initialization: predicted and measured critical sparsity, per-layer densities, masks"
 
-#: The methods of :func:`eoc.nn.prune_at_init` (listed here so that ``--help`` does not import torch).
-PRUNE_METHODS = ("random", "magnitude", "snip", "grasp", "synflow")
+#: The methods of :func:`eoc.nn.prune_at_init` (from the torch-free vocabulary, so ``--help`` does not import torch).
+PRUNE_METHODS = PRUNING_METHODS
 DATA = ("digits", "mnist", "cifar10", "cifar100", "tinyimagenet")
 INITS = ("eoc", "kaiming", "none")
 RESCALE = ("neuron", "layer", "population")
-_THEORY_METHODS = ("random", "magnitude", "snip")
 
 
 def load_data(name: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray, int]:
@@ -203,8 +203,8 @@ def _check_args(ns: argparse.Namespace) -> None:
         raise CLIError(f"--width-multiplier must be > 0, got {ns.width_multiplier!r}")
     if not (ns.sigma_b >= 0 and math.isfinite(ns.sigma_b)):
         raise CLIError(f"--sigma-b must be >= 0, got {ns.sigma_b!r}")
-    if ns.rescale == "population" and ns.method not in _THEORY_METHODS:
-        raise CLIError(f"--rescale population needs a method with a score law ({', '.join(_THEORY_METHODS)}), got --method {ns.method}")
+    if ns.rescale == "population" and ns.method not in THEORY_METHODS:
+        raise CLIError(f"--rescale population needs a method with a score law ({', '.join(THEORY_METHODS)}), got --method {ns.method}")
     if ns.out is not None and not Path(ns.out).expanduser().resolve().parent.is_dir():
         raise CLIError(f"--out {ns.out}: its folder does not exist")
 
@@ -248,8 +248,8 @@ def _predict(arch, ns, activation, input_q) -> tuple[dict | None, dict | None, l
     import eoc
     import eoc.nn as enn
 
-    if ns.method not in _THEORY_METHODS:
-        return None, None, [], f"method {ns.method!r} has no score law in the theory (only {', '.join(_THEORY_METHODS)})"
+    if ns.method not in THEORY_METHODS:
+        return None, None, [], f"method {ns.method!r} has no score law in the theory (only {', '.join(THEORY_METHODS)})"
     kw = dict(activation=activation, batch_size=ns.batch_size, input_q=input_q)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", eoc.TheoryCoverageWarning)

@@ -1,6 +1,6 @@
 r"""Gaussian expectations of an activation: closed form where known, quadrature otherwise.
 
-These functions are all the mean-field maps need (THEORY.md sections 2-3).
+These functions are all the mean-field maps need (docs/theory.md §2-§3).
 ``method="auto"`` uses the activation's :class:`~eoc._activations.ClosedForms` when
 it has them and :mod:`eoc._quad` otherwise; ``"quadrature"`` forces the numerical
 route (the tests check the two agree), ``"closed"`` demands the closed form.

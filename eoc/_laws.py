@@ -1,4 +1,4 @@
-r"""Score laws of pruning at initialization (THEORY.md section 4).
+r"""Score laws of pruning at initialization (docs/theory.md §4).
 
 The theory models the scores of layer :math:`l` as iid :math:`a_l G`, where the law
 of :math:`G` depends only on the pruning method:
@@ -18,7 +18,7 @@ rather than looked up by name; rank :math:`\infty` is ``product_normal``), with 
 dataclass following the :class:`ScoreLaw` protocol: vectorized ``pdf``, ``cdf``,
 ``sf``, ``logsf``, ``ppf``, ``isf``, the moments, ``rvs`` and the truncated second
 moment :math:`\mathbb E[W^2; G > t]` of the standardized weight :math:`W` whose
-score is :math:`G` (used by the variance of pruned networks, THEORY.md section 5).
+score is :math:`G` (used by the variance of pruned networks, docs/theory.md §5).
 
 Accuracy (double precision, against mpmath at 30 digits in ``tests/test_laws.py``;
 worst observed with scipy 1.17): ``cdf``, ``sf``, ``logsf`` and the truncated moments
@@ -409,7 +409,7 @@ class ProductNormal:
              = x\,\bigl[K_0(x) \mathbf L_{-1}(x) + K_1(x) \mathbf L_0(x)\bigr], \qquad x > 0,
 
     (:math:`\mathbf L_\nu` the modified Struve functions; Abramowitz & Stegun 11.1.8).
-    THEORY.md section 4 writes the density of :math:`|Z_1 Z_2|` as :math:`K_0(x)/\pi`;
+    The founding notes (docs/theory.md §10) wrote the density of :math:`|Z_1 Z_2|` as :math:`K_0(x)/\pi`;
     that is the density of the *signed* product and integrates to 1/2 on
     :math:`x > 0`; the factor 2 here is the correct one (tested: the pdf integrates to 1).
 
@@ -784,7 +784,7 @@ _LAWS: Mapping[str, ScoreLaw] = MappingProxyType(
     {"half_normal": HalfNormal(), "product_normal": ProductNormal(), "uniform": Uniform01()}
 )
 
-#: Pruning method -> name of its score law (THEORY.md section 4).
+#: Pruning method -> name of its score law (docs/theory.md §4).
 LAW_OF_METHOD: Mapping[str, str] = MappingProxyType(
     {"magnitude": "half_normal", "snip": "product_normal", "random": "uniform"}
 )

@@ -1,6 +1,6 @@
 r"""Slopes chi_1, chi_q, chi_c, depth scales, phases and the edge of chaos.
 
-THEORY.md section 2; Schoenholz et al. (2017), eqs. (6)-(9); Hayou et al. (2019).
+docs/theory.md §2; Schoenholz et al. (2017), eqs. (6)-(9); Hayou et al. (2019).
 
 .. math::
 

@@ -157,7 +157,7 @@ def gradient_variances(
     Examples
     --------
     On the EOC with equal widths the weight-gradient scale is flat in depth, in
-    the ordered phase it vanishes towards the input (THEORY.md section 3).
+    the ordered phase it vanishes towards the input (docs/theory.md §3).
     """
     widths = check_widths(widths)
     act = get_activation(act)

@@ -44,7 +44,7 @@ give the numbers, and the finite model corrects them.
 
 Critical sparsity: with :math:`M_l` weights in layer l, :math:`M = \sum_l M_l`, the
 CDF F and quantile function Q of G, and :math:`s(t) = \frac1M\sum_l M_l F(t/a_l)` the
-fraction of scores below t, THEORY.md's extreme-value estimate is
+fraction of scores below t, the founding notes' extreme-value estimate (docs/theory.md §10) is
 
 .. math::
 
@@ -263,7 +263,7 @@ def critical_sparsity_from_scales(method: str, scales, n_weights, *, estimator: 
 
     Invariant under ``scales -> lambda * scales`` for any :math:`\lambda > 0`.
     ``estimator`` is ``"expected"`` (exact expectation under the iid score model,
-    default) or ``"extreme_value"`` (THEORY.md's estimate).  ``n_weights`` must be
+    default) or ``"extreme_value"`` (the founding notes' estimate, docs/theory.md §10).  ``n_weights`` must be
     positive integers.
     """
     law = law_for_method(_check_method(method))
@@ -601,7 +601,7 @@ def effective_sigma_w(method: str, keep_fraction, sigma_w) -> np.ndarray:
 
 
 def rescale_factor(method: str, keep_fraction) -> np.ndarray:
-    r"""Population rescaling factor :math:`\rho = \sigma_w/\sigma_{w,\rm eff}` (THEORY.md section 5).
+    r"""Population rescaling factor :math:`\rho = \sigma_w/\sigma_{w,\rm eff}` (docs/theory.md §5).
 
     Multiplying the kept weights by :math:`\rho` restores the pre-pruning variance, so a
     network initialized on the EOC is back on it after pruning.  Infinite at k = 0.

@@ -1,4 +1,4 @@
-"""Score laws of pruning at initialization (eoc._laws; THEORY.md section 4).
+"""Score laws of pruning at initialization (eoc._laws; docs/theory.md §4).
 
 Routes to the same numbers:
 
@@ -121,7 +121,7 @@ def test_product_normal_sf_equals_gauss_laguerre_on_k0e():
 
 
 def test_product_normal_density_of_signed_product_is_half():
-    """THEORY.md's K0(x)/pi on x > 0 integrates to 1/2: it is the density of the signed product."""
+    """The founding notes' K0(x)/pi on x > 0 integrates to 1/2: it is the density of the signed product."""
     half = integrate.quad(lambda x: special.k0(x) / np.pi, 0, 1, epsabs=0, epsrel=1e-13, limit=200)[0]
     half += integrate.quad(lambda x: special.k0(x) / np.pi, 1, np.inf, epsabs=0, epsrel=1e-13, limit=200)[0]
     assert half == pytest.approx(0.5, rel=1e-13)

@@ -1,4 +1,4 @@
-"""Property tests of the forward mean-field maps (THEORY.md section 2).
+"""Property tests of the forward mean-field maps (docs/theory.md §2).
 
 Each test states the mathematical invariant it checks in its name and first line.
 """
@@ -128,7 +128,7 @@ def test_ordered_below_and_chaotic_above_the_eoc(act, sb, delta):
 
 
 def test_tanh_eoc_values_quoted_in_theory():
-    """THEORY.md: sigma_b = 0.2 -> sigma_w = 1.3041, q* = 0.5121; 0.5 -> 1.5497; 1.0 -> 1.8556."""
+    """The founding notes quote: sigma_b = 0.2 -> sigma_w = 1.3041, q* = 0.5121; 0.5 -> 1.5497; 1.0 -> 1.8556."""
     curve = eoc.eoc_curve("tanh", sigma_b=[0.2, 0.5, 1.0])
     np.testing.assert_allclose(curve.sigma_w, [1.3041, 1.5497, 1.8556], atol=5e-5)
     np.testing.assert_allclose(curve.q_star[0], 0.5121, atol=5e-5)

@@ -1,4 +1,4 @@
-"""Forward and backward layer profiles of finite-depth FFNNs (THEORY.md section 3)."""
+"""Forward and backward layer profiles of finite-depth FFNNs (docs/theory.md §3)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""The theory of pruning at initialization (THEORY.md sections 4-6): properties, closed forms,
+"""The theory of pruning at initialization (docs/theory.md §4-§6): properties, closed forms,
 and the critical-sparsity estimator against a direct simulation of the iid score model."""
 
 import numpy as np

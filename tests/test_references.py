@@ -167,7 +167,7 @@ def test_other_edge_of_chaos_matches_mpmath(name: str, method: str) -> None:
         FuncData(name, lambda p: got[p.args["sigma_b"]], points, RTOL_1D).check()
 
 
-# THEORY.md section 2 quotes the tanh EOC to 4 decimals (measured when it was written).
+# The founding notes (docs/theory.md §10) quoted the tanh EOC to 4 decimals (measured when it was written).
 THEORY_TANH_EOC = [
     (0.2, "sigma_w", 1.3041),
     (0.2, "q_star", 0.5121),
@@ -178,7 +178,7 @@ THEORY_TANH_EOC = [
 
 @pytest.mark.parametrize(("sigma_b", "field", "quoted"), THEORY_TANH_EOC)
 def test_tanh_edge_of_chaos_matches_theory_md(sigma_b: float, field: str, quoted: float) -> None:
-    """The numbers quoted in THEORY.md are the exact EOC rounded to their 4 decimals."""
+    """The numbers quoted in the founding notes are the exact EOC rounded to their 4 decimals."""
     got = float(getattr(eoc.eoc_curve("tanh", sigma_b=[sigma_b]), field)[0])
     assert round(got, 4) == quoted, f"tanh EOC {field} at sigma_b={sigma_b}: {got!r} rounds to {round(got, 4)!r}"
 

@@ -1,4 +1,4 @@
-r"""Reference networks of THEORY.md section 1, made of ``nn.Linear`` / ``nn.Conv2d``.
+r"""Reference networks of docs/theory.md §1, made of ``nn.Linear`` / ``nn.Conv2d``.
 
 * :class:`FFNN`: :math:`y^1 = W^1x + B^1,\ y^l = W^l\phi(y^{l-1}) + B^l`, linear read-out.
 * :class:`VGG`: VGG-like CNN (3x3 convolutions, max-pools, global average pooling,
@@ -180,7 +180,7 @@ def _residual_scale(alpha: float | str, depth: int) -> float:
 
 
 class OneLayerResNet(nn.Module):
-    r"""The residual network of THEORY.md section 6 (one linear layer per branch).
+    r"""The residual network of docs/theory.md §6 (one linear layer per branch).
 
     .. math::
 
@@ -275,7 +275,7 @@ class ResNet(nn.Module):
     num_classes, in_channels : int
     stable : bool
         Stable ResNet: every residual branch is multiplied by :math:`1/\sqrt{3n}`
-        (THEORY.md section 1), the shortcuts are not scaled.
+        (docs/theory.md §1), the shortcuts are not scaled.
     width_multiplier : float
     """
 

@@ -16,7 +16,7 @@ implementation: it does not import :mod:`eoc`, and it integrates with mpmath's o
 adaptive rules (tanh-sinh and Gauss-Legendre), not with the sinh-mapped
 Gauss-Legendre rules of ``eoc/_quad.py``.
 
-Quantities (THEORY.md sections 2-3; :math:`Z, Z_1, Z_2` iid standard normal)
+Quantities (docs/theory.md §2-§3; :math:`Z, Z_1, Z_2` iid standard normal)
 -----------------------------------------------------------------------------
 1-D, with :math:`u = \sqrt q Z` and every integral split at the kink :math:`z = 0`,
 

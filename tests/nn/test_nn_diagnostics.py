@@ -1,4 +1,4 @@
-"""Diagnostics: keep fractions, critical sparsity (THEORY.md section 4), gradient
+"""Diagnostics: keep fractions, critical sparsity (docs/theory.md §4), gradient
 norms per layer, and the layer-collapse check before training."""
 
 import copy

@@ -1,4 +1,4 @@
-"""Gaussian initialization: W ~ N(0, sigma_w^2 / fan_in), b ~ N(0, sigma_b^2) (THEORY.md section 1).
+"""Gaussian initialization: W ~ N(0, sigma_w^2 / fan_in), b ~ N(0, sigma_b^2) (docs/theory.md §1).
 
 Sampling tolerance: the sample variance of n iid N(0, v) draws has standard error
 v sqrt(2 / (n - 1)) and the sample mean sqrt(v / n); checks allow 5 standard errors.

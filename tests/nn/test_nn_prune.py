@@ -1,4 +1,4 @@
-"""Pruning at initialization (THEORY.md section 4).
+"""Pruning at initialization (docs/theory.md §4).
 
 Invariants checked, as in open_lth's pruning tests: the kept count is exactly
 round((1 - s) M) (globally, or per layer), a threshold separates kept from pruned

@@ -1,4 +1,4 @@
-"""The rescaling trick (THEORY.md section 5).
+"""The rescaling trick (docs/theory.md §5).
 
 Per neuron: sum_j (rho_i W_ij delta_ij)^2 == sum_j W_ij^2 for every neuron with a
 kept weight (Linear rows, Conv output channels over input channels x kernel);

@@ -1,4 +1,4 @@
-"""SynFlow scores are the path-norm saliencies of THEORY.md section 4, computed independently here."""
+"""SynFlow scores are the path-norm saliencies of docs/theory.md §4, computed independently here."""
 
 import warnings
 
