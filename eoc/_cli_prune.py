@@ -262,7 +262,7 @@ def _predict(arch, ns, activation, input_q) -> tuple[dict | None, dict | None, l
     for w in caught:
         if not issubclass(w.category, eoc.TheoryCoverageWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    collapse = {"s_cr": pred.s_cr, "t_cr": pred.t_cr, "first_layer": pred.first_layer, "collapse_order": list(pred.collapse_order)}
+    collapse = {"s_cr": pred.s_cr, "t_cr": pred.t_cr, "first_layer": pred.first_layer, "collapse_order": list(pred.collapse_order), "model": pred.model}
     return collapse, keep, notes, None
 
 
@@ -412,11 +412,12 @@ def _report(ns: argparse.Namespace, r: dict):
         + f", BatchNorm {r['scoring']['bn_mode']} mode" + (f", temperature {r['scoring']['temperature']:g}" if r["method"] == "grasp" else "")
         + "".join(f", {k.replace('_', ' ')}" for k in ("prune_bias", "prune_batchnorm") if r["scoring"][k]),
         "",
-        f"{'':22}{'predicted':>12}{'measured':>12}",
-        f"{'critical sparsity':22}{_fmt(pred.get('s_cr')):>12}{_fmt(meas['s_cr']):>12}",
-        f"{'first layer to empty':22}{pred.get('first_layer', '-'):>12}{meas['first_layer']:>12}",
-        "",
     ]
+    head = [("", "predicted" + (f" ({pred['model']} model)" if pred.get("model") else ""), "measured"),
+            ("critical sparsity", _fmt(pred.get("s_cr")), _fmt(meas["s_cr"])),
+            ("first layer to empty", str(pred.get("first_layer", "-")), str(meas["first_layer"]))]
+    w1, w2 = (max(len(row[c]) for row in head) + 2 for c in (1, 2))
+    lines += [f"{a:22}{b:>{w1}}{c:>{w2}}" for a, b, c in head] + [""]
     rows = [("layer", "weights", "role", "predicted density", "measured density")]
     for layer in r["layers"]:
         rows.append((layer["name"], str(layer["n_weights"]), layer["role"] or "-", _fmt(layer["predicted_density"]), _fmt(layer["measured_density"])))

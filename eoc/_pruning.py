@@ -680,12 +680,16 @@ def post_pruning_phase(
                                     batch_size, labels, input_correlation, n_networks, seed, numerics, with_scr=True)
     kept = keep * architecture.n_weights
     if s > scr.s_cr or np.any(kept < 1.0):
-        i = scr.first_layer if s > scr.s_cr else int(np.argmin(kept))
-        raise ValueError(
-            f"layer {i} is fully pruned at sparsity={s!r}: the predicted critical sparsity is {float(scr.s_cr):.4f} "
-            f"(model={scr.model!r}), above which a layer is emptied, and layer {i} keeps {kept[i]:.3g} of its "
-            f"{int(architecture.n_weights[i])} weights in expectation; the network would compute a constant"
-        )
+        if s > scr.s_cr:
+            i = scr.first_layer
+            why = (f"sparsity={s!r} exceeds the predicted critical sparsity {float(scr.s_cr):.4f} (model={scr.model!r}), "
+                   f"above which layer {i} is emptied")
+        else:
+            i = int(np.argmin(kept))
+            why = (f"at sparsity={s!r} layer {i} keeps {kept[i]:.3g} of its {int(architecture.n_weights[i])} weights in "
+                   f"expectation, fewer than one (the predicted critical sparsity, {float(scr.s_cr):.4f} with "
+                   f"model={scr.model!r}, is the typical sparsity at which a layer is emptied)")
+        raise ValueError(f"layer {i} is fully pruned: {why}; the network would compute a constant")
     sw = per_layer(sigma_w, architecture.depth, "sigma_w", positive=True)
     sw_eff = effective_sigma_w(method, keep, sw)
     prof = layer_profile(architecture, act, sw_eff, sigma_b, input_q=input_q, numerics=resolve_numerics(numerics))

@@ -52,6 +52,10 @@ class CollapsePrediction:
         ``{name: value}``: predicted maximum score and score scale :math:`a_l` of each layer.
     architecture : eoc.Architecture
         The description the prediction was made from.
+    model : str
+        The score model used (:attr:`eoc.CriticalSparsity.model`): ``"finite"``, or ``"iid"``
+        when asked for or when the finite model does not cover the architecture
+        (docs/theory.md §8).
     """
 
     method: str
@@ -62,6 +66,7 @@ class CollapsePrediction:
     thresholds: dict
     scales: dict
     architecture: Architecture
+    model: str = "iid"
 
 
 def _resolve(model, input_shape, activation, sigma_w, sigma_b, batch_size, kwargs, core, stacklevel):
@@ -142,6 +147,7 @@ def predict_collapse(
         dict(zip(names, np.asarray(res.thresholds, dtype=float).tolist())),
         dict(zip(names, np.asarray(res.scales, dtype=float).tolist())),
         arch,
+        str(res.model),
     )
 
 
