@@ -53,12 +53,14 @@ _DN = RANK_GRID.size
 _DU = X_GRID[1] - X_GRID[0]
 _DL = np.log(RANK_GRID[1]) - np.log(RANK_GRID[0])
 _TINY = 1e-300
+#: Step of the uniform log-x grid of the product-normal law's log cdf / log sf.
+_PN_DU = 2.5e-4
 
 
 @lru_cache(maxsize=1)
 def _pn_grid():
     """log F_PN and log(1 - F_PN) on a fine uniform grid of log x (linear interpolation error < 1e-6)."""
-    u = np.arange(np.log(1e-14), np.log(3000.0), 2.5e-4)
+    u = np.log(1e-14) + _PN_DU * np.arange(int(np.ceil((np.log(3000.0) - np.log(1e-14)) / _PN_DU)) + 1)
     x = np.exp(u)
     return u, np.log(_PN.cdf(x)), _PN.logsf(x)
 
@@ -67,8 +69,12 @@ def _pn_log_cdf_sf(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(log F_PN(x), log(1 - F_PN(x))) by interpolation, with the series / tail asymptotes outside."""
     u_grid, lcdf, lsf = _pn_grid()
     u = np.log(np.maximum(x, _TINY))
-    a = np.interp(u, u_grid, lcdf)
-    b = np.interp(u, u_grid, lsf)
+    # linear interpolation on the uniform grid by index arithmetic (np.interp's bisection is 10x slower)
+    g = np.clip((u - u_grid[0]) / _PN_DU, 0.0, u_grid.size - 1.0)
+    j = np.minimum(g.astype(np.intp), u_grid.size - 2)
+    f = g - j
+    a = lcdf[j] + f * (lcdf[j + 1] - lcdf[j])
+    b = lsf[j] + f * (lsf[j + 1] - lsf[j])
     # below the grid: F ~ (2x/pi)(1 - gamma + log 2 - log x); above: logsf ~ -x + log(sqrt(2/(pi x))).
     small = u < u_grid[0]
     if small.any():
