@@ -67,6 +67,8 @@ __all__ = [
     "stored_finite_model_error",
     "finite_model_unmodelled",
     "alternatives_summary",
+    "alternatives_tally",
+    "tally_sentence",
     "VERDICTS",
     "Comparison",
     "mean_se",
@@ -481,22 +483,40 @@ def compare_proportion(quantity: str, predicted: float, outcomes, *, resolution:
     return Comparison(quantity, float(predicted), float(m), float(se), 0.0, z, resolution, f"fraction of {x.size} networks")
 
 
-def alternatives_summary(comparisons: Iterable[Comparison], name: str, label: str) -> str:
-    """One sentence on the alternative model ``name`` (:meth:`Comparison.alternative_verdict`)
-    over the comparisons that record it: how many it passes, and where it fails while the
-    main prediction passes ("" if no comparison records it)."""
+def alternatives_tally(comparisons: Iterable[Comparison], name: str) -> dict:
+    """How the alternative model ``name`` fares over the comparisons that record it
+    (:meth:`Comparison.alternative_verdict`): ``{"comparisons": n, "passes": k,
+    "fails_where_main_passes": [{"quantity", "alternative", "measured", "tolerance"}, ...]}``."""
     rec = [c for c in comparisons if name in c.alternatives]
-    if not rec:
-        return ""
-    ok = [c for c in rec if c.alternative_verdict(name) == "PASS"]
     only_main = [c for c in rec if c.passed and c.alternative_verdict(name) == "FAIL"]
-    text = f"{label} at the same tolerances: passes {len(ok)} of {len(rec)} comparisons"
-    if only_main:
-        text += (
-            f"; it FAILs {len(only_main)} where the main prediction passes: "
-            + "; ".join(f"{c.quantity} ({name} {c.alternatives[name]:.4f}, measured {c.measured:.4f} "
-                        f"+- {c.tolerance:.4f})" for c in only_main)
-        )  # fmt: skip
+    return {
+        "comparisons": len(rec),
+        "passes": sum(c.alternative_verdict(name) == "PASS" for c in rec),
+        "fails_where_main_passes": [
+            {"quantity": c.quantity, "alternative": c.alternatives[name], "measured": c.measured, "tolerance": c.tolerance}
+            for c in only_main
+        ],
+    }
+
+
+def alternatives_summary(comparisons: Iterable[Comparison], name: str, label: str) -> str:
+    """One sentence on the alternative model ``name`` (:func:`alternatives_tally`): how many
+    comparisons it passes, and where it fails while the main prediction passes ("" if no
+    comparison records it)."""
+    return tally_sentence(alternatives_tally(list(comparisons), name), name, label)
+
+
+def tally_sentence(tally: Mapping, name: str, label: str, fmt=lambda x: f"{x:.4f}") -> str:
+    """The sentence of :func:`alternatives_summary` from a stored :func:`alternatives_tally`."""
+    if not tally["comparisons"]:
+        return ""
+    text = f"{label} at the same tolerances: passes {tally['passes']} of {tally['comparisons']} comparisons"
+    fails = tally["fails_where_main_passes"]
+    if fails:
+        text += f"; it FAILs {len(fails)} where the main prediction passes: " + "; ".join(
+            f"{f['quantity']} ({name} {fmt(f['alternative'])}, measured {fmt(f['measured'])} +- {fmt(f['tolerance'])})"
+            for f in fails
+        )
     return text + "."
 
 

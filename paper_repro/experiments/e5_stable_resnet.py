@@ -20,6 +20,17 @@ Expectations: the Stable ResNet reaches higher accuracy (paired by seed, pooled 
 depths and sparsities); and its advantage grows with depth (per seed, the advantage
 at the deepest depth minus the advantage at the shallowest, averaged over sparsities).
 
+The mechanism, SNIP's critical sparsity (docs/theory.md §8.3; claim
+``stable-resnet-sbp-scr``): on the one-layer-branch ReLU ResNet of the theory (width
+``scr_width``, 10 classes, Gaussian inputs, random labels, a batch of ``scr_batch``) at
+depths ``scr_depths``, the measured :math:`s_{cr}` of R networks per depth, standard and
+Stable on the same weights (:func:`proofs_check.claims.resnet.measure_resnet_critical_sparsity`),
+against the finite-width model and the paper's iid model
+(:func:`~proofs_check.claims.resnet.predict_resnet_critical_sparsity`), in the panel
+``scr_standard_vs_stable``.  Expectation: at every such depth the Stable ResNet's
+:math:`s_{cr}` is higher (paired by network).  The predictions are reported, not judged
+here (the claim judges them).
+
 * ``full``: CIFAR-10 (``--data-dir``), ResNet32/50/104 at width 1, sparsities
   90/95/98 %, 160 epochs with random-crop and flip augmentation, 3 seeds.  GPU.
 * ``quick``: the embedded 8x8 digits, ResNet8 and ResNet32 at width 0.5, sparsities
@@ -31,6 +42,7 @@ at the deepest depth minus the advantage at the shallowest, averaged over sparsi
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from typing import ClassVar
 
 import numpy as np
@@ -39,7 +51,7 @@ from .. import verdicts
 from ..config import NetworkSpec, PruneSpec, TrainSpec
 from ..registry import Context, Summary, register
 from ..runs import PruneRun, sweep
-from ..style import RESNET_COLORS, new_figure
+from ..style import RESNET_COLORS, RESNET_LABELS, new_figure
 from ..summary import num, nums, pm, training
 
 __all__ = ["Config", "PROFILES", "run"]
@@ -65,6 +77,10 @@ class Config:
     prune: PruneSpec = field(default_factory=lambda: PruneSpec(method="snip", batch=10, balanced=True))
     train: TrainSpec = field(default_factory=lambda: TrainSpec(epochs=8, lr=0.1, weight_decay=1e-4))
     seeds: int = 3
+    scr_depths: tuple[int, ...] = (10, 30, 100)
+    scr_width: int = 100
+    scr_batch: int = 128
+    scr_replicas: int = 24
 
 
 PROFILES = {
@@ -74,8 +90,80 @@ PROFILES = {
         network=NetworkSpec(arch="resnet"),
         depths=(32, 50, 104),
         train=TrainSpec(epochs=160, lr=0.1, weight_decay=1e-4, augment=True),
+        scr_depths=(10, 30, 60, 100),
+        scr_replicas=128,
     ),
 }
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScrPoint:
+    """One cached measurement: SNIP's s_cr of R standard and R Stable ResNets (same weights) of one depth and seed."""
+
+    depth: int
+    width: int
+    batch: int
+    replicas: int
+    seed: int
+
+
+def measure_scr_point(point: ScrPoint, *, device: str = "cpu") -> dict:
+    """``{variant: s_cr per network}`` (:func:`proofs_check.claims.resnet.measure_resnet_critical_sparsity`)."""
+    from proofs_check.claims.resnet import measure_resnet_critical_sparsity
+
+    return measure_resnet_critical_sparsity(depth=point.depth, width=point.width, replicas=point.replicas,
+                                            batch=point.batch, seed=point.seed, device=device)  # fmt: skip
+
+
+def _scr(cfg: Config, ctx: Context) -> tuple[list[dict], list]:
+    """The s_cr rows (measured, finite and iid predictions per depth and variant) and the paired differences."""
+    from proofs_check.claims.resnet import RESNET_VARIANTS, predict_resnet_critical_sparsity
+
+    points = [ScrPoint(depth=d, width=cfg.scr_width, batch=cfg.scr_batch, replicas=cfg.scr_replicas, seed=9000 + 10 * i + seed)
+              for i, d in enumerate(cfg.scr_depths) for seed in range(cfg.seeds)]  # fmt: skip
+    results = ctx.sweep(points, partial(measure_scr_point, device=ctx.device), "E5 s_cr points")
+    pooled: dict[int, dict[str, list]] = {}
+    for point, res in zip(points, results):
+        cell = pooled.setdefault(point.depth, {v: [] for v in RESNET_VARIANTS})
+        for v in RESNET_VARIANTS:
+            cell[v].extend(np.asarray(res[v], dtype=float).tolist())
+    rows, diffs = [], []
+    for depth, cell in pooled.items():
+        pred = {m: predict_resnet_critical_sparsity(depth=depth, width=cfg.scr_width, batch=cfg.scr_batch, model=m)
+                for m in ("finite", "iid")}  # fmt: skip
+        for v in RESNET_VARIANTS:
+            m, se = verdicts.mean_se(cell[v])
+            rows.append({"depth": depth, "variant": v, "measured": m, "measured_se": se,
+                         "finite": pred["finite"][v].s_cr, "finite_se": pred["finite"][v].s_cr_se,
+                         "iid": pred["iid"][v].s_cr, "networks": len(cell[v])})  # fmt: skip
+        diffs.append((depth, np.asarray(cell["stable"]) - np.asarray(cell["standard"])))
+    return rows, diffs
+
+
+def _scr_figure(cfg: Config, rows: list[dict], ctx: Context) -> None:
+    fig, ax = new_figure(width=4.0, height=3.0)
+    ax = ax[0, 0]
+    for v in ("standard", "stable"):
+        sel = [r for r in rows if r["variant"] == v]
+        x = np.array([r["depth"] for r in sel])
+        color = RESNET_COLORS[v]
+        ax.plot(x, [r["finite"] for r in sel], color=color, label=f"{RESNET_LABELS[v]}: finite-width model")
+        ax.plot(x, [r["iid"] for r in sel], color=color, ls="--", lw=1.0, label=f"{RESNET_LABELS[v]}: paper's iid model")
+        ax.errorbar(x, [r["measured"] for r in sel], yerr=[2 * r["measured_se"] for r in sel], fmt="o", ms=3.5,
+                    capsize=2, color=color, label=f"{RESNET_LABELS[v]}: measured")  # fmt: skip
+    ax.set_xscale("log")
+    ax.minorticks_off()
+    xs = sorted({r["depth"] for r in rows})
+    ax.set_xticks(xs, [str(d) for d in xs])
+    ax.set_xlabel("residual layers L")
+    ax.set_ylabel("SNIP critical sparsity $s_{cr}$")
+    ax.set_title(f"one-layer-branch ReLU ResNet, width {cfg.scr_width}, batch {cfg.scr_batch}")
+    ax.legend(loc="lower left")
+    ctx.figure(
+        fig, "scr_standard_vs_stable",
+        "SNIP's critical sparsity of the standard and the Stable ResNet against depth: measured (mean +- 2 s.e., same "
+        "weights for both), the finite-width model (solid, docs/theory.md §8.3) and the paper's iid model (dashed)",
+    )  # fmt: skip
 
 
 def _runs(cfg: Config) -> list[PruneRun]:
@@ -140,6 +228,15 @@ def summarize(n: dict) -> Summary:
         + ", ".join(f"ResNet{d}: {num(v)}" for d, v in n["advantage_by_depth"].items())
         + "."
     )
+    findings.append(
+        f"SNIP's critical sparsity of the one-layer-branch ReLU ResNet (width {s['scr_width']}, batch {s['scr_batch']}, "
+        f"{s['scr_replicas']} networks per depth and seed), measured / finite-width model / paper's iid model: "
+        + "; ".join(
+            f"L = {r['depth']} {r['variant']}: {pm(r['measured'], r['measured_se'])} / {num(r['finite'])} / {num(r['iid'])}"
+            for r in n["scr"]
+        )
+        + "."
+    )
     return Summary(setting, findings)
 
 
@@ -166,6 +263,7 @@ def run(cfg: Config, ctx: Context) -> dict:
                 "seconds": round(res["seconds"], 1),
             }
         )  # fmt: skip
+    scr_rows, scr_diffs = _scr(cfg, ctx)
     rows, out_cells, pooled = [], [], []
     advantage = {d: np.zeros(cfg.seeds) for d in cfg.depths}  # per seed, mean over sparsities
     for depth in cfg.depths:
@@ -203,6 +301,8 @@ def run(cfg: Config, ctx: Context) -> dict:
     )
     ctx.csv(per_run, "runs", "one row per training run (final and best test accuracy, layer collapse)")
     _figure(cfg, acc, ctx)
+    ctx.csv(scr_rows, "scr", "SNIP s_cr per depth and variant: measured (mean, s.e.), finite-width and iid predictions")
+    _scr_figure(cfg, scr_rows, ctx)
     expectations = [
         verdicts.expect_sign(
             "the Stable ResNet (SBP-SR) reaches higher test accuracy than the standard ResNet under SNIP",
@@ -218,8 +318,16 @@ def run(cfg: Config, ctx: Context) -> dict:
                 sense="greater",
             )
         )  # fmt: skip
+    for depth, diff in scr_diffs:
+        expectations.append(
+            verdicts.expect_sign(
+                "SNIP keeps a higher critical sparsity on the Stable ResNet than on the standard ResNet",
+                f"paired s_cr difference stable - standard, one-layer-branch ResNet L={depth}", diff, sense="greater",
+            )
+        )  # fmt: skip
     return {
         "setting": asdict(cfg),
+        "scr": scr_rows,
         "cells": out_cells,
         "advantage_by_depth": {str(d): float(v.mean()) for d, v in advantage.items()},
         "verdict": verdicts.verdict(expectations),

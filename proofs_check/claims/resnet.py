@@ -9,7 +9,6 @@ Measurements are plain functions (``measure_*`` / ``predict_*``, keyword-only) t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -39,7 +38,7 @@ __all__ = [
     "RESNET_VARIANTS",
     "resnet_alpha",
     "resnet_widths",
-    "ResNetSparsity",
+    "predict_resnet_critical_sparsity",
     "measure_resnet_critical_sparsity",
 ]
 
@@ -198,48 +197,34 @@ def resnet_widths(*, depth: int, width: int, input_dim: int | None = None, outpu
     return [width if input_dim is None else input_dim] + [width] * (depth + 1) + [outputs]
 
 
-@dataclass(frozen=True)
-class ResNetSparsity:
-    """SNIP's s_cr on the standard and Stable ResNet of one depth, measured on the same weights.
-
-    Attributes
-    ----------
-    depth : int
-    measured : dict
-        ``{variant: ndarray (R,)}``, network r of both variants sharing its weights.
-    finite, iid : dict
-        ``{variant: eoc.CriticalSparsity}`` of the two models.
-    """
-
-    depth: int
-    measured: dict
-    finite: dict
-    iid: dict
-
-    @property
-    def difference(self) -> np.ndarray:
-        """Per network, stable minus standard s_cr (paired: same weights)."""
-        return self.measured["stable"] - self.measured["standard"]
+def predict_resnet_critical_sparsity(
+    *, depth: int, width: int, batch: int = 128, model: str = "finite"
+) -> dict[str, eoc.CriticalSparsity]:
+    """SNIP's predicted s_cr of the standard and the Stable one-layer-branch ReLU ResNet
+    (sigma_w = sqrt 2, sigma_b = 0, input ``width``, 10 classes): ``{variant: CriticalSparsity}``
+    of ``model`` (``"finite"``, docs/theory.md §8.3, or the paper's ``"iid"``, §4 and §6.5)."""
+    widths = resnet_widths(depth=depth, width=width)
+    return {
+        variant: predict_critical_sparsity(method="snip", widths=widths, act="relu", sigma_w=SW, sigma_b=0.0,
+                                           arch="resnet", alpha=resnet_alpha(variant, depth), model=model, batch=batch)
+        for variant in RESNET_VARIANTS
+    }  # fmt: skip
 
 
 def measure_resnet_critical_sparsity(
     *, depth: int, width: int, replicas: int, batch: int = 128, seed: int, device="cpu", dtype=torch.float64
-) -> ResNetSparsity:
-    """SNIP's s_cr of ``replicas`` one-layer-branch ReLU ResNets (sigma_w = sqrt 2, sigma_b = 0,
-    input ``width``, 10 classes), standard and Stable from the same seed (same weights and
-    batch, only alpha differs), with both models' predictions (docs/theory.md §8.3)."""
+) -> dict[str, np.ndarray]:
+    """SNIP's s_cr of ``replicas`` one-layer-branch ReLU ResNets, standard and Stable from the
+    same seed (same weights and batch, only alpha differs): ``{variant: ndarray (R,)}``,
+    network r of both variants sharing its weights (:func:`measure_critical_sparsity`)."""
     widths = resnet_widths(depth=depth, width=width)
-    measured, finite, iid = {}, {}, {}
-    for variant in RESNET_VARIANTS:
-        alpha = resnet_alpha(variant, depth)
-        common = {"method": "snip", "widths": widths, "act": "relu", "sigma_w": SW, "sigma_b": 0.0, "arch": "resnet",
-                  "alpha": alpha, "batch": batch}  # fmt: skip
-        measured[variant] = measure_critical_sparsity(
-            **common, replicas=replicas, seed=seed, device=device, dtype=dtype
-        ).s_cr  # fmt: skip
-        finite[variant] = predict_critical_sparsity(**common)
-        iid[variant] = predict_critical_sparsity(**common, model="iid")
-    return ResNetSparsity(depth, measured, finite, iid)
+    return {
+        variant: measure_critical_sparsity(
+            method="snip", widths=widths, act="relu", sigma_w=SW, sigma_b=0.0, arch="resnet",
+            alpha=resnet_alpha(variant, depth), replicas=replicas, batch=batch, seed=seed, device=device, dtype=dtype,
+        ).s_cr
+        for variant in RESNET_VARIANTS
+    }  # fmt: skip
 
 
 @claim(
@@ -254,25 +239,28 @@ def stable_resnet_sbp_scr(ctx: CheckContext):
     s = ctx.sizes
     out, scr, regimes, undecided = [], [], [], []
     for i, depth in enumerate(s["depths"]):
-        r = measure_resnet_critical_sparsity(
+        measured = measure_resnet_critical_sparsity(
             depth=depth, width=s["width"], replicas=s["replicas"], batch=s["batch"], seed=ctx.seed_for(700 + i),
             device=ctx.device, dtype=ctx.dtype,
         )  # fmt: skip
+        pred = {model: predict_resnet_critical_sparsity(depth=depth, width=s["width"], batch=s["batch"], model=model)
+                for model in ("finite", "iid")}  # fmt: skip
         for variant in RESNET_VARIANTS:
             c = compare_critical_sparsity(
-                f"SNIP s_cr, {variant} ResNet L={depth}", r.measured[variant], finite=r.finite[variant],
-                iid=r.iid[variant], resolution=ctx.resolution(0.02),
+                f"SNIP s_cr, {variant} ResNet L={depth}", measured[variant], finite=pred["finite"][variant],
+                iid=pred["iid"][variant], resolution=ctx.resolution(0.02),
             )  # fmt: skip
             out.append(c)
             scr.append(c)
             regimes.append(("resnet", variant, depth))
-        m, se = (float(v) for v in mean_se(r.difference))
-        sign = {model: float(np.sign(p["stable"].s_cr - p["standard"].s_cr)) for model, p in (("finite", r.finite), ("iid", r.iid))}
+        diff = measured["stable"] - measured["standard"]
+        m, se = (float(v) for v in mean_se(diff))
+        sign = {model: float(np.sign(p["stable"].s_cr - p["standard"].s_cr)) for model, p in pred.items()}
         if abs(m) > Z * se:
             out.append(
                 Comparison(
                     f"sign of s_cr(stable) - s_cr(standard), L={depth} (measured {m:+.4f} +- {se:.4f})", sign["finite"],
-                    float(np.sign(m)), 0.0, basis=f"sign of the paired mean difference over {r.difference.size} "
+                    float(np.sign(m)), 0.0, basis=f"sign of the paired mean difference over {diff.size} "
                     "networks, beyond 4 s.e.", alternatives={"iid": sign["iid"]},
                 )  # fmt: skip
             )
