@@ -25,6 +25,7 @@ REQUIRED = {
     "rescaling-restores-eoc",
     "resnet-explodes",
     "stable-resnet-bounded",
+    "stable-resnet-sbp-scr",
     "synflow-no-collapse",
 }
 PACKAGE = Path(proofs_check.__file__).parent
