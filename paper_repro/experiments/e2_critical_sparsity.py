@@ -278,7 +278,7 @@ def _plot_methods(ctx: Context, rows: list[dict]) -> None:
         ax.set_title(PHASE_LABELS[phase])
     axes[0, 0].set_ylabel("critical sparsity $s_{cr}$")
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.02), ncol=4)
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.04), ncol=4)
     ctx.figure(
         fig, "scr_methods",
         "measured s_cr of the five pruning methods against depth (mean +- 2 s.e.; GraSP and SynFlow single-shot, "
@@ -303,6 +303,8 @@ def _plot_cnn(cfg: Config, ctx: Context, cnn_rows: list[dict]) -> None:
     ax.plot([], [], color="0.4", **_IID_STYLE, label="paper's iid model")
     ax.plot([], [], color="0.4", ls=":", lw=1.0, label="finite model, batch x positions (diagnostic)")
     ax.plot([], [], "o", ms=3, color="0.4", label="measured (mean +- 2 s.e.)")
+    xs = sorted({r["depth"] for r in cnn_rows})
+    ax.set_xticks(xs, [str(d) for d in xs])
     ax.set_xlabel("depth L")
     ax.set_ylabel("$s_{cr}$ (SNIP)")
     ax.set_title(f"CNN, {cfg.cnn_channels} channels, 3x3, {cfg.cnn_image_size}x{cfg.cnn_image_size} inputs")
