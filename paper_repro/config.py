@@ -43,6 +43,7 @@ __all__ = [
     "ARCHS",
     "SCHEDULES",
     "BN_MODES",
+    "AMP_DTYPES",
     "NetworkSpec",
     "InitSpec",
     "PhaseSpec",
@@ -61,6 +62,8 @@ __all__ = [
 
 ARCHS = ("ffnn", "vgg", "resnet")
 SCHEDULES = ("step", "cosine", "constant")
+#: Mixed-precision dtypes of :attr:`TrainSpec.amp` (None: float32 throughout).
+AMP_DTYPES = ("bfloat16", "float16")
 SCOPES = ("global", "layer")
 
 
@@ -260,6 +263,15 @@ class TrainSpec:
         Random crop (padding 4, black) and horizontal flip of every training batch.
     eval_every_epoch : bool
         Evaluate on the test split after every epoch (else only after the last).
+    amp : {None, "bfloat16", "float16"}
+        Train and evaluate under ``torch.autocast`` to this dtype (float16 with a
+        gradient scaler); None is float32 throughout.  Pruning scores and masks are
+        computed before training, in float32, and the masked weights stay exactly zero
+        (:func:`paper_repro.train.train`).
+    channels_last : bool
+        Convolutional models and their input batches in ``torch.channels_last`` memory
+        format (faster convolutions on recent GPUs; the rounding may differ, so it is
+        part of the run's identity).
 
     The run's seed (:class:`paper_repro.runs.PruneRun`) seeds the training too.
     """
@@ -273,6 +285,8 @@ class TrainSpec:
     milestones: tuple[float, ...] = (0.5, 0.75)
     augment: bool = False
     eval_every_epoch: bool = True
+    amp: str | None = None
+    channels_last: bool = False
 
     def __post_init__(self) -> None:
         _check(isinstance(self.epochs, int) and self.epochs >= 1, f"epochs must be an integer >= 1, got epochs={self.epochs!r}")
@@ -287,6 +301,7 @@ class TrainSpec:
             f"weight_decay must be >= 0 and finite, got weight_decay={self.weight_decay!r}",
         )
         _check(self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}, got schedule={self.schedule!r}")
+        _check(self.amp is None or self.amp in AMP_DTYPES, f"amp must be None or one of {AMP_DTYPES}, got amp={self.amp!r}")
         ms = tuple(self.milestones)
         _check(
             all(0 < m < 1 for m in ms) and list(ms) == sorted(ms),

@@ -11,8 +11,11 @@ Executors.  :class:`SerialExecutor` runs the tasks in this process;
 :class:`PoolExecutor` in ``spawn``-started worker processes (one torch/BLAS thread
 each).  A worker checks twice a second that the process that started it is alive and
 exits when it is not, so a ``kill -9`` of the sweep leaves no idle worker behind.  An
-executor only has to provide ``map(tasks, on_done)``; a distributed executor (Ray) fits
-the same boundary.
+executor only has to provide ``map(tasks, on_done)``:
+:class:`paper_repro.ray_executor.RayExecutor` runs every task as a Ray task on a
+cluster through the same boundary (the optional extra ``eoc-pruning[distributed]``).
+:func:`make_executor` builds one by name (``--executor local|ray``); ``proofs_check``
+uses the same executors for its claims.
 """
 
 from __future__ import annotations
@@ -30,10 +33,27 @@ from tqdm import tqdm
 
 from .cache import RunCache, as_stored, run_id, run_identity
 
-__all__ = ["RunTask", "execute", "Executor", "SerialExecutor", "PoolExecutor", "SweepResults", "run_sweep"]
+__all__ = [
+    "EXECUTORS",
+    "RAY_INSTALL",
+    "RunTask",
+    "execute",
+    "Executor",
+    "SerialExecutor",
+    "PoolExecutor",
+    "SweepResults",
+    "run_sweep",
+    "require_ray",
+    "make_executor",
+    "set_threads",
+]
 
 #: Seconds between a worker's checks that its parent is alive.
 PARENT_POLL_S = 0.5
+#: The executors ``--executor`` names: this machine (a process or a local pool), or a Ray cluster.
+EXECUTORS = ("local", "ray")
+#: How to install the Ray executor's dependency.
+RAY_INSTALL = "pip install 'eoc-pruning[distributed]'"
 
 
 @dataclass(frozen=True)
@@ -95,12 +115,17 @@ def _watch_parent(parent: int) -> None:
             os._exit(1)
 
 
+def set_threads(n: int) -> None:
+    """``n`` intra-op threads in this (worker) process: the BLAS/OpenMP variables, and torch if imported."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(n)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+
+
 def _init_worker(parent: int) -> None:
     """One intra-op thread per worker process; exit when the parent process is gone."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = "1"
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
+    set_threads(1)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="parent-watch").start()
 
 
@@ -229,3 +254,56 @@ def run_sweep(
     finally:
         bar.close()
     return SweepResults([results[k] for k in ids], executed=len(todo), cached=n_cached, ids=ids)
+
+
+def require_ray(flag: str = "--executor ray") -> None:
+    """Raise a one-line ``ValueError`` naming ``flag`` and the install command when Ray is missing."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("ray") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise ValueError(f"{flag} needs Ray, which is not installed: {RAY_INSTALL}")
+
+
+def make_executor(
+    kind: str = "local",
+    *,
+    jobs: int = 1,
+    address: str | None = None,
+    cpus_per_task: float = 1,
+    gpus_per_task: float = 0,
+) -> Executor | None:
+    """The executor ``--executor kind`` names; None is the default local one (:func:`run_sweep`).
+
+    Parameters
+    ----------
+    kind : {"local", "ray"}
+    jobs : int
+        Local worker processes (``--jobs``); must be 1 with ``"ray"``, where the
+        cluster's resources set the parallelism.
+    address : str, optional
+        ``"ray"`` only (``--ray-address``): the cluster to join (``"auto"``, or
+        ``HOST:PORT``); None starts a Ray instance on this machine.
+    cpus_per_task, gpus_per_task : float
+        ``"ray"`` only: the resources every task reserves.
+
+    Raises
+    ------
+    ValueError
+        An unknown kind, options of the other kind, or ``"ray"`` without Ray installed.
+    """
+    if kind not in EXECUTORS:
+        raise ValueError(f"executor (--executor) must be one of {EXECUTORS}, got executor={kind!r}")
+    if kind == "local":
+        if address is not None:
+            raise ValueError(f"--ray-address {address} needs --executor ray")
+        return None
+    if jobs != 1:
+        raise ValueError(f"--jobs {jobs} is for --executor local; with --executor ray the cluster's resources set the parallelism")
+    require_ray()
+    from .ray_executor import RayExecutor
+
+    return RayExecutor(address, cpus_per_task=cpus_per_task, gpus_per_task=gpus_per_task)

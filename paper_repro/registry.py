@@ -11,7 +11,10 @@ An experiment is one module under :mod:`paper_repro.experiments` (named in
   dict with a ``"verdict"`` from :func:`paper_repro.verdicts.verdict`);
 * ``summarize(numbers) -> Summary``: the setting and findings lines of ``summary.md``,
   a pure function of ``numbers.json`` as read back from disk
-  (:func:`paper_repro.summary.write_summary`).
+  (:func:`paper_repro.summary.write_summary`);
+* optionally ``runs(cfg) -> list``: every run configuration its sweeps will execute
+  (the :class:`paper_repro.runs.PruneRun` s of the pruning experiments), without
+  running anything; the cost plan (:mod:`paper_repro.cost`) counts and times them.
 
 Title, claim and the part of the paper come from the table, never from the module.
 """
@@ -49,6 +52,7 @@ class Experiment:
     profiles: Mapping[str, Any]
     run: Callable[[Any, "Context"], dict]
     summarize: Callable[[dict], Summary]
+    runs: Callable[[Any], list] | None = None
 
     @property
     def id(self) -> str:
@@ -75,8 +79,17 @@ class Experiment:
         return apply_overrides(self.profiles[profile], overrides or {}, where=f"experiment {self.id}")
 
 
-def register(exp_id: str, *, profiles: Mapping[str, Any], summarize: Callable[[dict], Summary]) -> Callable:
-    """Decorator registering ``run(cfg, ctx) -> numbers`` as the experiment ``exp_id`` of the table."""
+def register(
+    exp_id: str,
+    *,
+    profiles: Mapping[str, Any],
+    summarize: Callable[[dict], Summary],
+    runs: Callable[[Any], list] | None = None,
+) -> Callable:
+    """Decorator registering ``run(cfg, ctx) -> numbers`` as the experiment ``exp_id`` of the table.
+
+    ``runs(cfg)`` lists the run configurations of the experiment's sweeps (module docstring).
+    """
     entry = catalog.entry(exp_id)
     missing = set(PROFILES) - set(profiles)
     if missing:
@@ -86,7 +99,7 @@ def register(exp_id: str, *, profiles: Mapping[str, Any], summarize: Callable[[d
             raise TypeError(f"profile {name!r} of {exp_id} must be a dataclass instance, got {type(cfg).__name__}")
 
     def wrap(run: Callable) -> Callable:
-        _REGISTRY[entry.id] = Experiment(entry, dict(profiles), run, summarize)
+        _REGISTRY[entry.id] = Experiment(entry, dict(profiles), run, summarize, runs)
         return run
 
     return wrap
@@ -130,6 +143,8 @@ class Context:
         Show progress bars.
     executor : paper_repro.executor.Executor or None
         Where sweep runs execute (None: this process, or ``jobs`` local workers).
+    loader_workers : int
+        Data-loading worker processes per training run (0: batches cut on the device).
     outputs : list of dict
         Every file written, with its kind and caption (``manifest.json``).
     data : dict
@@ -148,6 +163,7 @@ class Context:
     cache_dir: Path | None = None
     progress: bool = True
     executor: Any = None
+    loader_workers: int = 0
     outputs: list[dict] = field(default_factory=list)
     data: dict[str, str] = field(default_factory=dict)
     runs: dict[str, int] = field(default_factory=lambda: {"executed": 0, "cached": 0})

@@ -23,6 +23,15 @@ one thread: the quick profiles run small networks whose operations are too small
 intra-op parallelism to pay off, and on a shared machine extra threads only compete
 for the cores.  On CUDA the default leaves torch's setting.
 Parallelism across runs comes from ``jobs`` (worker processes, one thread each).
+
+Executors.  ``executor="local"`` runs the sweeps in this process or in ``jobs`` local
+workers; ``executor="ray"`` runs every run as a Ray task on the cluster at
+``ray_address`` (:class:`paper_repro.ray_executor.RayExecutor`), each reserving
+``threads + loader_workers`` CPUs (``threads`` defaults to 1 there, on any device) and,
+on ``device="cuda"``, ``gpus_per_run`` GPUs.  The cluster is joined, and checked to
+offer what a run reserves, before any work; on CUDA it is the cluster, not this
+machine, that must have GPUs.  Only the runs execute on the cluster: the experiments'
+analysis, figures and summaries run here, from the results in the (shared) cache.
 """
 
 from __future__ import annotations
@@ -218,6 +227,8 @@ def _manifest(p: Planned, ctx: Context, verdict: str, cpu: float) -> dict:
         "device": ctx.device,
         "threads": ctx.threads,
         "jobs": ctx.jobs,
+        "executor": "local" if ctx.executor is None else repr(ctx.executor),
+        "loader_workers": ctx.loader_workers,
         "seeds": p.seeds,
         "config": as_dict(p.config),
         "data": ctx.data,
@@ -265,7 +276,10 @@ def run_many(
     overrides: Mapping[str, Any] | None = None,
     index: bool = True,
     verbose: bool = True,
-    executor: Any = None,
+    executor: Any = "local",
+    ray_address: str | None = None,
+    gpus_per_run: float = 1.0,
+    loader_workers: int = 0,
 ) -> list[Context]:
     """Run the experiments ``ids`` (``["all"]`` for every one) after validating everything.
 
@@ -294,9 +308,17 @@ def run_many(
         Rebuild ``figures/README.md`` at the end.
     verbose : bool
         One line per experiment on stdout.
-    executor : paper_repro.executor.Executor, optional
-        Where the runs of every sweep execute (default: this process, or ``jobs`` local
-        worker processes); a distributed executor plugs in here.
+    executor : {"local", "ray"} or paper_repro.executor.Executor
+        Where the runs of every sweep execute: ``"local"`` (this process, or ``jobs``
+        local worker processes), ``"ray"`` (module docstring), or an executor object.
+    ray_address : str, optional
+        With ``executor="ray"``: the cluster (``"auto"`` or ``HOST:PORT``); None
+        starts a Ray instance on this machine.
+    gpus_per_run : float
+        With ``executor="ray"`` and ``device="cuda"``: GPUs each run reserves.
+    loader_workers : int
+        Data-loading worker processes per training run (0: the dataset lives on the
+        device and batches are cut there; :func:`paper_repro.train.train`).
 
     Returns
     -------
@@ -308,29 +330,48 @@ def run_many(
     planned = plan(ids, profile, overrides=overrides, seeds=seeds)
     _check_torch(planned)
     _check_positive("jobs", "--jobs", jobs)
-    if device != "cpu":  # validate (and check CUDA); "cpu" needs no torch import
-        from eoc.nn import resolve_device
+    if isinstance(loader_workers, bool) or not isinstance(loader_workers, int) or loader_workers < 0:
+        raise ValueError(f"loader_workers (--loader-workers) must be an integer >= 0, got loader_workers={loader_workers!r}")
+    distributed = executor == "ray" or getattr(executor, "distributed", False)
+    if device not in ("cpu", "cuda") or (device != "cpu" and not distributed):
+        from eoc.nn import resolve_device  # validate (and check CUDA here); "cpu" needs no torch import
 
         device = str(resolve_device(device))
+    if distributed and threads is None:
+        threads = 1
     threads = _check_threads(threads, device)
     if data_dir is not None and not Path(data_dir).expanduser().is_dir():
         raise ValueError(f"--data-dir {data_dir}: no such folder")
     data_dir = Path(data_dir).expanduser().resolve() if data_dir is not None else None
     _check_data(planned, data_dir)
+    owned = isinstance(executor, str)
+    if owned:
+        from .executor import make_executor
+
+        executor = make_executor(
+            executor, jobs=jobs, address=ray_address, cpus_per_task=threads + loader_workers,
+            gpus_per_task=gpus_per_run if device.startswith("cuda") else 0,
+        )  # fmt: skip
+        if executor is not None:
+            executor.connect()  # joins the cluster and checks its resources before any work
     settings = {
         "profile": profile,
         "ctx": {"device": device, "data_dir": data_dir, "jobs": jobs, "threads": threads, "cache_dir": cache,
-                "progress": progress, "executor": executor},
+                "progress": progress, "executor": executor, "loader_workers": loader_workers},
     }  # fmt: skip
     out = []
     t0 = time.time()
-    for p in planned:
-        if verbose:
-            print(f"[paper_repro] {p.exp.id} ({profile}) ...", flush=True)
-        ctx = _run_one(p, root, settings)
-        if verbose:
-            print(f"[paper_repro] {p.exp.id} done in {time.time() - ctx.started:.1f} s -> {ctx.outdir}", flush=True)
-        out.append(ctx)
+    try:
+        for p in planned:
+            if verbose:
+                print(f"[paper_repro] {p.exp.id} ({profile}) ...", flush=True)
+            ctx = _run_one(p, root, settings)
+            if verbose:
+                print(f"[paper_repro] {p.exp.id} done in {time.time() - ctx.started:.1f} s -> {ctx.outdir}", flush=True)
+            out.append(ctx)
+    finally:
+        if owned and executor is not None:
+            executor.close()
     if index:
         build_index(root)
         if verbose:

@@ -244,9 +244,12 @@ def prune_model(config: PruneRun, data: TensorData, device: str = "cpu") -> tupl
 
 
 def run_pruned(
-    config: PruneRun, *, data_dir: str | None = None, device: str = "cpu", progress: bool = False
+    config: PruneRun, *, data_dir: str | None = None, device: str = "cpu", progress: bool = False, loader_workers: int = 0
 ) -> dict[str, Any]:
     """The run function of :func:`sweep`: :func:`prune_model`, then train if ``config.train``.
+
+    ``loader_workers`` is passed to :func:`paper_repro.train.train` (how batches are
+    produced; the batches, and so the result, are the same for every value).
 
     Returns
     -------
@@ -273,7 +276,10 @@ def run_pruned(
         }  # fmt: skip
         return {**record, **result, "trained": False, "device": device}
     desc = f"{config.network.label} {config.prune.method} s={config.prune.sparsity:g}"
-    result = train(model, data, config.train, seed=config.seed, device=device, progress=progress, desc=desc)
+    result = train(
+        model, data, config.train, seed=config.seed, device=device, progress=progress, desc=desc,
+        loader_workers=loader_workers,
+    )  # fmt: skip
     result.pop("config")
     result.pop("seed")
     return {**record, **result, "trained": True, "device": device}
@@ -282,14 +288,16 @@ def run_pruned(
 def sweep(configs: Sequence[PruneRun], ctx: Context, desc: str) -> list[dict[str, Any]]:
     """:func:`run_pruned` over ``configs`` through the run cache of ``ctx``, results in order.
 
-    ``ctx.jobs`` worker processes (one torch thread each), ``ctx.device``,
-    ``ctx.data_dir``; per-epoch progress bars only in a single-process sweep.  The
-    fingerprint of each run's dataset is part of its id.
+    ``ctx.jobs`` worker processes (one torch thread each) or ``ctx.executor``,
+    ``ctx.device``, ``ctx.data_dir``, ``ctx.loader_workers``; per-epoch progress bars
+    only in a single-process sweep.  The fingerprint of each run's dataset is part of
+    its id.
     """
     fn = partial(
         run_pruned,
         data_dir=str(ctx.data_dir) if ctx.data_dir else None,
         device=ctx.device,
-        progress=ctx.progress and ctx.jobs == 1,
+        progress=ctx.progress and ctx.jobs == 1 and ctx.executor is None,
+        loader_workers=ctx.loader_workers,
     )
     return ctx.sweep(configs, fn, desc, dataset=lambda c: c.dataset)

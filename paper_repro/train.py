@@ -12,14 +12,27 @@ weights and momentum buffers, at the end of every epoch.
 
 Everything else about the model (its initialization, rescaling, or the scaling of a
 Stable ResNet's residual branches, which lives in its ``forward``) is left as it is.
+
+GPU settings.  Mixed precision (``TrainSpec.amp``) runs the forward pass of training
+and evaluation under ``torch.autocast``; the parameters, their gradients, the SGD
+state and the masks stay float32, so a pruned entry is still exactly zero, and the
+pruning scores were computed before training, in float32.  ``TrainSpec.channels_last``
+stores convolution weights and input batches in channels-last order.  Both are part of
+a run's identity (they change the rounding).  How the batches are made is not:
+``loader_workers = 0`` keeps the dataset on the device and cuts the batches there,
+``loader_workers >= 1`` makes them in DataLoader worker processes from CPU memory
+(pinned on CUDA); the batches are the same bit for bit
+(:mod:`paper_repro.batches`).  :func:`train_step` is the one optimization step,
+shared with the cost probe of :mod:`paper_repro.cost`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import nn
@@ -28,11 +41,15 @@ from tqdm import tqdm
 
 from eoc.nn import inplace_masks_, register_mask_hook, resolve_device
 
-from .batches import TensorData, iterate_batches
+from .batches import TensorData, iterate_batches, loader, make_batch, plan_batches
 from .config import TrainSpec
 
 __all__ = [
     "train",
+    "train_step",
+    "autocast",
+    "grad_scaler",
+    "to_memory_format",
     "evaluate",
     "learning_rate",
     "masked_parameters",
@@ -102,19 +119,108 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
     return kept, total
 
 
+def autocast(device: torch.device | str, amp: str | None) -> contextlib.AbstractContextManager:
+    """``torch.autocast`` to ``amp`` (``"bfloat16"``, ``"float16"``) on ``device``; a no-op for None."""
+    if amp is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=getattr(torch, amp))
+
+
+def grad_scaler(device: torch.device | str, amp: str | None) -> torch.amp.GradScaler | None:
+    """The gradient scaler float16 training needs (None for float32 and bfloat16)."""
+    return torch.amp.GradScaler(torch.device(device).type) if amp == "float16" else None
+
+
+def to_memory_format(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """``x`` in channels-last order if asked and 4-D (an image batch); else ``x`` itself."""
+    return x.contiguous(memory_format=torch.channels_last) if channels_last and x.ndim == 4 else x
+
+
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+    *,
+    amp: str | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """One SGD step on a batch: forward (under :func:`autocast`), cross-entropy, backward, step.
+
+    Returns ``(loss, outputs, finite)``; when the loss is not finite nothing is
+    updated.  With ``scaler`` (float16) the loss is scaled and the step skipped on
+    non-finite gradients, as :class:`torch.amp.GradScaler` does.  The masks of a
+    pruned model are re-applied by the optimizer's step hook
+    (:func:`eoc.nn.register_mask_hook`, registered by :func:`train` and the cost probe).
+    """
+    with autocast(xb.device, amp):
+        out = model(xb)
+        loss = F.cross_entropy(out, yb)
+    if not torch.isfinite(loss):
+        return loss, out, False
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    return loss, out, True
+
+
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1024) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` on ``(x, y)`` in eval mode (mode restored after)."""
+def evaluate(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    batch_size: int = 1024,
+    amp: str | None = None,
+    channels_last: bool = False,
+    device: torch.device | str | None = None,
+) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` on ``(x, y)`` in eval mode (mode restored after).
+
+    Batches are moved to ``device`` (default: where ``x`` is) and evaluated under
+    :func:`autocast` to ``amp``; the loss is summed in float32.
+    """
+    dev = torch.device(device) if device is not None else x.device
     was_training = model.training
     model.eval()
     loss_sum = 0.0
     correct = 0
     for xb, yb in iterate_batches(x, y, batch_size):
-        out = model(xb)
-        loss_sum += float(F.cross_entropy(out, yb, reduction="sum"))
+        xb, yb = to_memory_format(xb.to(dev), channels_last), yb.to(dev)
+        with autocast(dev, amp):
+            out = model(xb)
+        loss_sum += float(F.cross_entropy(out.float(), yb, reduction="sum"))
         correct += int((out.argmax(dim=1) == yb).sum())
     model.train(was_training)
     return loss_sum / len(x), correct / len(x)
+
+
+@contextlib.contextmanager
+def _epoch_batches(data: TensorData, config: TrainSpec, dev: torch.device, gen: torch.Generator, workers: int):
+    """``batches()`` -> the batches of one training epoch: cut on the device, or by ``workers`` loader processes."""
+    x, y = data.x_train, data.y_train
+    feed = loader(x, y, workers=workers, device=dev, fill=data.black) if workers else None
+    if feed is None:
+        x, y = x.to(dev), y.to(dev)
+
+    def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        plans = plan_batches(len(x), config.batch_size, shuffle=True, generator=gen, augment=config.augment)
+        if feed is not None:
+            yield from feed(plans)
+        else:
+            for plan in plans:
+                yield make_batch(x, y, plan, fill=data.black)
+
+    try:
+        yield batches
+    finally:
+        if feed is not None:
+            feed.close()
 
 
 def train(
@@ -126,6 +232,7 @@ def train(
     device: str = "cpu",
     progress: bool = True,
     desc: str = "train",
+    loader_workers: int = 0,
 ) -> dict[str, Any]:
     """Train ``model`` in place on ``data`` with SGD and return what happened.
 
@@ -137,9 +244,10 @@ def train(
     Parameters
     ----------
     model : torch.nn.Module
-        Possibly pruned with ``torch.nn.utils.prune``; moved to ``device``.
+        Possibly pruned with ``torch.nn.utils.prune``; moved to ``device`` (in
+        channels-last order with ``config.channels_last``).
     data : TensorData
-        Train and test tensors (moved to ``device`` as a whole).
+        Train and test tensors (moved to ``device`` as a whole unless ``loader_workers``).
     config : TrainSpec
     seed : int
         Seeds ``torch.manual_seed`` and the generator of shuffling and augmentation.
@@ -148,6 +256,9 @@ def train(
         A tqdm bar over epochs (ETA, loss, accuracy).
     desc : str
         Label of the progress bar.
+    loader_workers : int
+        0: batches cut on the device; N >= 1: made by N DataLoader worker processes
+        from CPU memory (pinned on CUDA).  The same batches either way.
 
     Returns
     -------
@@ -158,13 +269,17 @@ def train(
         ``train_acc``, ``test_loss``, ``test_acc``; test values None when not
         evaluated), ``seconds``, ``params_kept``, ``params_total``, ``config``, ``seed``.
     """
+    if isinstance(loader_workers, bool) or not isinstance(loader_workers, int) or loader_workers < 0:
+        raise ValueError(f"loader_workers must be an integer >= 0, got loader_workers={loader_workers!r}")
     dev = resolve_device(device)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model.to(dev)
-    x_tr, y_tr = data.x_train.to(dev), data.y_train.to(dev)
-    x_te, y_te = data.x_test.to(dev), data.y_test.to(dev)
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
+    x_te, y_te = (data.x_test, data.y_test) if loader_workers else (data.x_test.to(dev), data.y_test.to(dev))
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    scaler = grad_scaler(dev, config.amp)
     mask_hook = register_mask_hook(opt, inplace_masks_(model)) if masked_parameters(model) else None
     chance = 1.0 / data.num_classes
     history: list[dict[str, Any]] = []
@@ -172,48 +287,31 @@ def train(
     final_loss: float | None = None
     final_acc = chance
     start = time.perf_counter()
-    bar = tqdm(range(config.epochs), desc=desc, unit="epoch", disable=not progress, leave=False)
-    for epoch in bar:
-        lr = learning_rate(config, epoch)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        model.train()
-        loss_sum, correct, seen = 0.0, 0, 0
-        for xb, yb in iterate_batches(
-            x_tr, y_tr, config.batch_size, shuffle=True, generator=gen, augment=config.augment, fill=data.black
-        ):
-            out = model(xb)
-            loss = F.cross_entropy(out, yb)
-            if not torch.isfinite(loss):
-                diverged = True
+    with _epoch_batches(data, config, dev, gen, loader_workers) as epoch_batches:
+        bar = tqdm(range(config.epochs), desc=desc, unit="epoch", disable=not progress, leave=False)
+        for epoch in bar:
+            lr = learning_rate(config, epoch)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            model.train()
+            loss_sum, correct, seen = 0.0, 0, 0
+            for xb, yb in epoch_batches():
+                xb = to_memory_format(xb, config.channels_last)
+                loss, out, finite = train_step(model, opt, xb, yb, amp=config.amp, scaler=scaler)
+                if not finite:
+                    diverged = True
+                    break
+                loss_sum += loss.item() * len(yb)
+                correct += int((out.argmax(dim=1) == yb).sum())
+                seen += len(yb)
+            diverged = _epoch_end(model, opt, config, dev, epoch, lr, (loss_sum, correct, seen), diverged, history, x_te, y_te)
+            row = history[-1]
+            if row["test_acc"] is not None:
+                final_loss, final_acc = row["test_loss"], row["test_acc"]
+            bar.set_postfix(loss=row["train_loss"], acc=row["train_acc"], test=row["test_acc"], refresh=False)
+            if diverged:
                 break
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()  # the mask hook zeroes the pruned entries and their momentum
-            loss_sum += loss.item() * len(yb)
-            correct += int((out.argmax(dim=1) == yb).sum())
-            seen += len(yb)
-        check_masks(model, opt)
-        row: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "lr": lr,
-            "train_loss": loss_sum / seen if seen else None,
-            "train_acc": correct / seen if seen else None,
-            "test_loss": None,
-            "test_acc": None,
-        }
-        if not diverged and (config.eval_every_epoch or epoch == config.epochs - 1):
-            test_loss, test_acc = evaluate(model, x_te, y_te)
-            if math.isfinite(test_loss):
-                row["test_loss"], row["test_acc"] = test_loss, test_acc
-                final_loss, final_acc = test_loss, test_acc
-            else:
-                diverged = True
-        history.append(row)
-        bar.set_postfix(loss=row["train_loss"], acc=row["train_acc"], test=row["test_acc"], refresh=False)
-        if diverged:
-            break
-    bar.close()
+        bar.close()
     if mask_hook is not None:
         mask_hook.remove()
     if diverged:
@@ -233,3 +331,27 @@ def train(
         "config": asdict(config),
         "seed": seed,
     }
+
+
+def _epoch_end(model, opt, config, dev, epoch, lr, sums, diverged, history, x_te, y_te) -> bool:
+    """Check the masks (weights and momentum), evaluate if due, append the epoch's row to ``history``; return ``diverged``."""
+    loss_sum, correct, seen = sums
+    check_masks(model, opt)
+    row: dict[str, Any] = {
+        "epoch": epoch + 1,
+        "lr": lr,
+        "train_loss": loss_sum / seen if seen else None,
+        "train_acc": correct / seen if seen else None,
+        "test_loss": None,
+        "test_acc": None,
+    }
+    if not diverged and (config.eval_every_epoch or epoch == config.epochs - 1):
+        test_loss, test_acc = evaluate(
+            model, x_te, y_te, amp=config.amp, channels_last=config.channels_last, device=dev
+        )
+        if math.isfinite(test_loss):
+            row["test_loss"], row["test_acc"] = test_loss, test_acc
+        else:
+            diverged = True
+    history.append(row)
+    return diverged

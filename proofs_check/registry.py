@@ -4,6 +4,11 @@ A claim's check is a function of a :class:`CheckContext` returning a list of
 :class:`~proofs_check.verdict.Comparison`; it registers itself with :func:`claim`
 under an id of the static :mod:`~proofs_check.catalog`, with its sizes per profile.
 The verdict rules and tolerances are those of :mod:`proofs_check.verdict`.
+
+:func:`run_claim_job` runs one claim of a command-line run where it is executed (this
+process, or a Ray task on a cluster through the executors of
+:mod:`paper_repro.executor`) and writes its result file there, atomically, before it
+returns: a killed driver keeps every finished claim.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import importlib
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -19,7 +25,17 @@ from .catalog import CLAIM_IDS, PROFILES, claim_info
 from .results import ClaimResult
 from .verdict import Comparison, verdict_of
 
-__all__ = ["Claim", "CheckContext", "claim", "list_claims", "get_claim", "run_claim", "RESOLUTION_SCALE"]
+__all__ = [
+    "Claim",
+    "CheckContext",
+    "ClaimJob",
+    "claim",
+    "list_claims",
+    "get_claim",
+    "run_claim",
+    "run_claim_job",
+    "RESOLUTION_SCALE",
+]
 
 #: Resolutions (the widest informative tolerance) scale with the profile's statistical power:
 #: the tiny sizes of the test suite can only resolve coarser effects.
@@ -111,3 +127,27 @@ def run_claim(c: Claim, profile: str, *, device: torch.device, seed: int = 0, dt
         c.id, c.title, c.statement, verdict_of(comparisons, ctx.reasons), comparisons, ctx.sizes, int(seed),
         str(device), _dtype_name(dtype), started, seconds, ctx.notes, ctx.reasons,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ClaimJob:
+    """One claim of a command-line run, ready to execute anywhere (picklable, plain fields)."""
+
+    claim_id: str
+    profile: str
+    seed: int
+    dtype: str
+    device: str
+    threads: int | None = None
+
+
+def run_claim_job(job: ClaimJob, *, out: str) -> dict:
+    """Run ``job``, write ``<out>/claims/<id>.json`` (:class:`~proofs_check.results.RunFolder`), return its dict."""
+    from .results import RunFolder
+
+    if job.threads is not None:
+        torch.set_num_threads(job.threads)
+    result = run_claim(get_claim(job.claim_id), job.profile, device=torch.device(job.device), seed=job.seed,
+                       dtype=getattr(torch, job.dtype))  # fmt: skip
+    RunFolder(Path(out)).save(result)
+    return result.as_dict()

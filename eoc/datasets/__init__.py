@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._base import Dataset, DatasetError, RawImages, Reader, Split, normalize, require_dir
+from ._base import Dataset, DatasetError, DatasetInfo, RawImages, Reader, Split, normalize, require_dir
 from ._cifar import Cifar10Reader, Cifar100Reader
 from ._digits import DIGITS_SPLIT_SEED, DIGITS_TEST_SIZE, DigitsReader, digits_split
 from ._idx import MnistReader, read_idx
@@ -46,11 +46,13 @@ __all__ = [
     "DATASETS",
     "READERS",
     "Dataset",
+    "DatasetInfo",
     "Split",
     "DatasetError",
     "Reader",
     "RawImages",
     "load",
+    "info",
     "fingerprint",
     "needs_files",
     "digits_split",
@@ -85,6 +87,17 @@ def _root(name: str, data_dir: str | Path | None) -> Path | None:
 def needs_files(name: str) -> bool:
     """Whether dataset ``name`` is read from files under a data folder (``--data-dir``)."""
     return _reader(name).needs_files
+
+
+def info(name: str) -> DatasetInfo:
+    """The published shape, classes and split sizes of dataset ``name`` (nothing is read).
+
+    Raises
+    ------
+    ValueError
+        Unknown ``name`` (the message lists the datasets).
+    """
+    return _reader(name).info
 
 
 def fingerprint(name: str, data_dir: str | Path | None = None) -> str:

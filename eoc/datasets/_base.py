@@ -17,7 +17,17 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-__all__ = ["DatasetError", "Split", "Dataset", "RawImages", "Reader", "normalize", "file_digest", "files_fingerprint"]
+__all__ = [
+    "DatasetError",
+    "DatasetInfo",
+    "Split",
+    "Dataset",
+    "RawImages",
+    "Reader",
+    "normalize",
+    "file_digest",
+    "files_fingerprint",
+]
 
 #: The flag that names the data folder on every command line of the project.
 DATA_DIR_FLAG = "--data-dir"
@@ -106,16 +116,38 @@ class RawImages:
     source: str  # what the labels were read from (named in label errors)
 
 
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a dataset is, known without reading it: the published sizes and shapes.
+
+    Attributes
+    ----------
+    input_shape : tuple of int
+        ``(C, H, W)`` of one image.
+    num_classes : int
+    train_size, test_size : int
+        Images in the published train and test splits (Tiny ImageNet: its labelled
+        validation set is the test split).  A copy on disk may hold fewer (the tests'
+        tiny files do); the cost plan of ``paper_repro`` counts with these.
+    """
+
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    train_size: int
+    test_size: int
+
+
 class Reader:
     """One dataset format (the base type of every reader).
 
-    Subclasses set :attr:`name`, :attr:`needs_files` and implement :meth:`read`; file
-    readers also implement :meth:`files` (every file :meth:`read` reads, for the
-    fingerprint).  Readers without files implement :meth:`fingerprint`.
+    Subclasses set :attr:`name`, :attr:`needs_files`, :attr:`info` and implement
+    :meth:`read`; file readers also implement :meth:`files` (every file :meth:`read`
+    reads, for the fingerprint).  Readers without files implement :meth:`fingerprint`.
     """
 
     name: ClassVar[str] = ""
     needs_files: ClassVar[bool] = True
+    info: ClassVar[DatasetInfo]
 
     def files(self, root: Path) -> list[Path]:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._base import DatasetError, RawImages, Reader, check_labels, read_bytes
+from ._base import DatasetError, DatasetInfo, RawImages, Reader, check_labels, read_bytes
 
 __all__ = ["CIFAR_URL", "read_cifar_batch", "Cifar10Reader", "Cifar100Reader"]
 
@@ -71,6 +71,7 @@ class Cifar10Reader(_CifarReader):
     test_file = "test_batch"
     label_key = b"labels"
     classes = 10
+    info = DatasetInfo((3, 32, 32), 10, 50000, 10000)
     title = "CIFAR-10"
 
 
@@ -83,4 +84,5 @@ class Cifar100Reader(_CifarReader):
     test_file = "test"
     label_key = b"fine_labels"
     classes = 100
+    info = DatasetInfo((3, 32, 32), 100, 50000, 10000)
     title = "CIFAR-100"

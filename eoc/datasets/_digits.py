@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._base import RawImages, Reader, array_fingerprint
+from ._base import DatasetInfo, RawImages, Reader, array_fingerprint
 
 __all__ = ["DIGITS_TEST_SIZE", "DIGITS_SPLIT_SEED", "digits_split", "DigitsReader"]
 
@@ -56,6 +56,7 @@ class DigitsReader(Reader):
 
     name = "digits"
     needs_files = False
+    info = DatasetInfo((1, 8, 8), 10, 1797 - DIGITS_TEST_SIZE, DIGITS_TEST_SIZE)
 
     def read(self, root: Path | None) -> RawImages:
         bunch = _load()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._base import DatasetError, RawImages, Reader, read_bytes
+from ._base import DatasetError, DatasetInfo, RawImages, Reader, read_bytes
 
 __all__ = ["MNIST_URL", "IDX_IMAGES_MAGIC", "IDX_LABELS_MAGIC", "read_idx", "MnistReader"]
 
@@ -61,6 +61,7 @@ class MnistReader(Reader):
     """``"mnist"``: the four IDX files in ``<root>/mnist/``, ``<root>/MNIST/raw/`` or ``<root>``."""
 
     name = "mnist"
+    info = DatasetInfo((1, 28, 28), 10, 60000, 10000)
 
     def _folder(self, root: Path) -> Path:
         candidates = [root / "mnist", root / "MNIST" / "raw", root]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._base import RawImages, Reader
+from ._base import DatasetInfo, RawImages, Reader
 
 __all__ = ["SyntheticReader"]
 
@@ -33,6 +33,10 @@ class SyntheticReader(Reader):
 
     name = "synthetic"  # type: ignore[misc]  # a ClassVar of the base type
     needs_files = False  # type: ignore[misc]
+
+    @property
+    def info(self) -> DatasetInfo:  # type: ignore[override]  # from the parameters
+        return DatasetInfo(self.shape, self.num_classes, self.n_train, self.n_test)
 
     def read(self, root: Path | None) -> RawImages:
         rng = np.random.default_rng(self.seed)

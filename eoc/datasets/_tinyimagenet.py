@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._base import DatasetError, RawImages, Reader, missing, read_bytes
+from ._base import DatasetError, DatasetInfo, RawImages, Reader, missing, read_bytes
 
 __all__ = ["TINY_IMAGENET_URL", "TinyImageNetReader"]
 
@@ -45,6 +45,7 @@ class TinyImageNetReader(Reader):
     """
 
     name = "tinyimagenet"
+    info = DatasetInfo((3, 64, 64), 200, 100000, 10000)
 
     def _index(self, root: Path) -> tuple[list[str], list[Path], list[int], list[Path], list[int], Path]:
         base = root / "tiny-imagenet-200"

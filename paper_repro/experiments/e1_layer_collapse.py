@@ -172,15 +172,20 @@ def summarize(n: dict) -> Summary:
     return Summary(setting, findings)
 
 
-@register("E1", profiles=PROFILES, summarize=summarize)
-def run(cfg: Config, ctx: Context) -> dict:
-    phases = cfg.phases.items()
+def _configs(cfg: Config) -> list[PruneRun]:
+    """The pruning runs: every phase, seeds innermost."""
     base = PruneRun(dataset=cfg.dataset, network=cfg.network, init=cfg.init, prune=cfg.prune, detail=True)
-    configs = [
+    return [
         replace(base, init=replace(cfg.init, sigma_w_factor=factor), seed=seed)
-        for _, factor in phases
+        for _, factor in cfg.phases.items()
         for seed in range(cfg.seeds)
     ]
+
+
+@register("E1", profiles=PROFILES, summarize=summarize, runs=_configs)
+def run(cfg: Config, ctx: Context) -> dict:
+    phases = cfg.phases.items()
+    configs = _configs(cfg)
     sigma_ws = {phase: configs[i * cfg.seeds].sigma_w for i, (phase, _) in enumerate(phases)}
     results = [_view(r) for r in sweep(configs, ctx, "E1 pruning")]
     runs = {phase: results[i * cfg.seeds : (i + 1) * cfg.seeds] for i, (phase, _) in enumerate(phases)}

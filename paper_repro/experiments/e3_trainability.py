@@ -212,12 +212,8 @@ def summarize(n: dict) -> Summary:
     return Summary(setting, findings)
 
 
-@register("E3", profiles=PROFILES, summarize=summarize)
-def run(cfg: Config, ctx: Context) -> dict:
-    if not any(s > 0 for s in cfg.sparsities):
-        raise ValueError(f"E3 needs a sparsity > 0, got sparsities={cfg.sparsities!r}")
-    if len(cfg.inits) != 2:
-        raise ValueError(f"E3 compares two initializations, got inits={cfg.inits!r}")
+def _tagged(cfg: Config) -> tuple[list[tuple], list[PruneRun]]:
+    """``(keys, runs)``: every (init, rescale, depth, sparsity, seed) and its run."""
     factors = dict(cfg.phases.items())
     keys, configs = [], []
     for init, rescale in _panels(cfg):
@@ -232,6 +228,16 @@ def run(cfg: Config, ctx: Context) -> dict:
                             init=replace(cfg.init, sigma_w_factor=factors[init]), train=cfg.train, seed=seed,
                         )
                     )  # fmt: skip
+    return keys, configs
+
+
+@register("E3", profiles=PROFILES, summarize=summarize, runs=lambda cfg: _tagged(cfg)[1])
+def run(cfg: Config, ctx: Context) -> dict:
+    if not any(s > 0 for s in cfg.sparsities):
+        raise ValueError(f"E3 needs a sparsity > 0, got sparsities={cfg.sparsities!r}")
+    if len(cfg.inits) != 2:
+        raise ValueError(f"E3 compares two initializations, got inits={cfg.inits!r}")
+    keys, configs = _tagged(cfg)
     results = dict(zip(keys, sweep(configs, ctx, "E3 runs")))
     ctx.csv(
         [

@@ -202,8 +202,8 @@ def summarize(n: dict) -> Summary:
     return Summary(setting, findings)
 
 
-@register("E4", profiles=PROFILES, summarize=summarize)
-def run(cfg: Config, ctx: Context) -> dict:
+def _tagged(cfg: Config) -> tuple[list[tuple], list[PruneRun]]:
+    """``(keys, runs)``: every (model, sparsity, rescale, seed), the dense reference first, and its run."""
     keys, configs = [], []
     for spec in cfg.models:
         for seed in range(cfg.seeds):
@@ -213,6 +213,12 @@ def run(cfg: Config, ctx: Context) -> dict:
                 for rescale in (False, True):
                     keys.append((spec.label, sparsity, rescale, seed))
                     configs.append(_run_config(cfg, spec, sparsity, rescale, seed))
+    return keys, configs
+
+
+@register("E4", profiles=PROFILES, summarize=summarize, runs=lambda cfg: _tagged(cfg)[1])
+def run(cfg: Config, ctx: Context) -> dict:
+    keys, configs = _tagged(cfg)
     results = dict(zip(keys, sweep(configs, ctx, "E4 runs")))
     ctx.csv(
         [

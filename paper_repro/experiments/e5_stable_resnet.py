@@ -240,7 +240,7 @@ def summarize(n: dict) -> Summary:
     return Summary(setting, findings)
 
 
-@register("E5", profiles=PROFILES, summarize=summarize)
+@register("E5", profiles=PROFILES, summarize=summarize, runs=_runs)
 def run(cfg: Config, ctx: Context) -> dict:
     runs = _runs(cfg)
     results = sweep(runs, ctx, "E5 runs")

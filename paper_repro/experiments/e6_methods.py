@@ -406,7 +406,12 @@ def summarize(n: dict) -> Summary:
     return Summary(setting, findings)
 
 
-@register("E6", profiles=PROFILES, summarize=summarize)
+def _all_runs(cfg: Config) -> list[PruneRun]:
+    """The runs of both sweeps of :func:`run`: the training runs, then the Stable ResNet masks."""
+    return [t[-1] for t in _train_runs(cfg)] + _stable_masks(cfg)
+
+
+@register("E6", profiles=PROFILES, summarize=summarize, runs=_all_runs)
 def run(cfg: Config, ctx: Context) -> dict:
     tagged = _train_runs(cfg)
     bn_tagged = _bn_runs(cfg)

@@ -342,7 +342,7 @@ def summarize(n: dict) -> Summary:
     return Summary(setting, findings)
 
 
-@register("E7", profiles=PROFILES, summarize=summarize)
+@register("E7", profiles=PROFILES, summarize=summarize, runs=lambda cfg: [r for *_, r in _setups(cfg)])
 def run(cfg: Config, ctx: Context) -> dict:
     tagged = _setups(cfg)
     records = sweep([r for *_, r in tagged], ctx, "E7 masks")
