@@ -15,8 +15,16 @@ here*, on the current device, by :func:`probe`: the model of the group is built 
 full size, initialized, randomly pruned at the group's largest sparsity (so the
 masking hooks are timed too) and trained on a seeded synthetic batch of the right
 shape with the run's optimizer settings, precision and memory format (``warmup``
-untimed steps, then ``steps`` timed ones, with CUDA synchronized); :math:`t_\text{eval}`
-is one timed evaluation pass over a synthetic test batch, per image.
+untimed steps, then ``steps`` steps timed one by one, CUDA synchronized after each as
+the training loop's ``loss.item()`` does; :math:`t_\text{step}` is their median, which a
+busy shared machine disturbs least); :math:`t_\text{eval}` is one timed evaluation pass,
+per image, over a synthetic test batch of the training loop's evaluation batch size on
+CUDA (after an untimed pass), or of one training batch on the CPU, whose time per image
+does not depend on the batch size.
+
+A run is counted once: a configuration repeated within an experiment, or already
+counted by an earlier experiment of the same plan (E5's ResNet32 runs are E6's SNIP
+and SBP-SR runs), executes once through the run cache and is listed as shared.
 
 What is not counted: pruning at initialization (one scoring pass per run, or
 ``rounds`` of SynFlow on a single input, small against training), pruning-only runs
@@ -29,6 +37,7 @@ from __future__ import annotations
 
 import math
 import platform
+import statistics
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, replace
@@ -36,7 +45,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 __all__ = ["StepProbe", "CostRow", "ExperimentCost", "CostPlan", "probe", "cost_plan", "device_name"]
 
-#: Images of the synthetic test batch the evaluation probe times (at most the test split).
+#: Images of the synthetic test batch the evaluation probe times on CUDA (at most the test
+#: split): the batch of :func:`paper_repro.train.evaluate`.
 EVAL_IMAGES = 1024
 #: The probe's learning rate: small, so that random data keep the loss finite and every
 #: step does its full backward pass (the time of a step does not depend on the rate).
@@ -67,11 +77,13 @@ class StepProbe:
     Attributes
     ----------
     seconds_per_step : float
-        Mean wall time of one optimization step (forward, backward, SGD, masks; with
+        Median wall time of one optimization step (forward, backward, SGD, masks; with
         augmentation if the runs augment) at the runs' batch size.
     eval_seconds_per_image : float
         Wall time of the evaluation pass over the synthetic test batch, per image.
     batch_size, steps, warmup, eval_images : int
+    step_seconds : tuple of float
+        Every timed step.
     """
 
     seconds_per_step: float
@@ -80,6 +92,7 @@ class StepProbe:
     steps: int
     warmup: int
     eval_images: int
+    step_seconds: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,6 +133,7 @@ class ExperimentCost:
     title: str
     rows: list[CostRow]
     pruning_runs: int = 0
+    shared_runs: int = 0
     note: str | None = None
 
     @property
@@ -191,9 +205,10 @@ class CostPlan:
                 for row in table:
                     cells = [c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
                     lines.append("  " + "  ".join(cells))
+            shared = f", {e.shared_runs} runs shared with an earlier experiment (counted there)" if e.shared_runs else ""
             lines.append(
                 f"  {e.experiment}: {e.training_runs} training runs, {e.epochs} epochs, {e.steps} steps, "
-                f"{e.pruning_runs} pruning-only runs (not timed); {e.device_hours:.4g} device-hours"
+                f"{e.pruning_runs} pruning-only runs (not timed){shared}; {e.device_hours:.4g} device-hours"
             )
         lines += [
             "",
@@ -270,28 +285,30 @@ def probe(
     x = torch.randn((train.batch_size, *meta.input_shape), generator=gen).to(dev)
     y = torch.randint(0, meta.num_classes, (train.batch_size,), generator=gen).to(dev)
     model.train()
-    start = 0.0
+    times = []
+    _sync(dev)
     for i in range(warmup + steps):
-        if i == warmup:
-            _sync(dev)
-            start = time.perf_counter()
+        t0 = time.perf_counter()
         xb = augment_crop_flip(x, gen) if train.augment else x
         _, _, finite = train_step(model, opt, to_memory_format(xb, train.channels_last), y, amp=train.amp, scaler=scaler)
+        _sync(dev)
         if not finite:
             raise RuntimeError(f"the timing probe of {network.label} on {dataset}-shaped input gave a non-finite loss")
-    _sync(dev)
-    per_step = (time.perf_counter() - start) / steps
-    n_eval = min(EVAL_IMAGES, meta.test_size)
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    cuda = dev.type == "cuda"
+    n_eval = min(EVAL_IMAGES if cuda else train.batch_size, meta.test_size)
     x_eval = torch.randn((n_eval, *meta.input_shape), generator=gen).to(dev)
     y_eval = torch.randint(0, meta.num_classes, (n_eval,), generator=gen).to(dev)
-    kw = {"amp": train.amp, "channels_last": train.channels_last, "device": dev}
-    evaluate(model, x_eval, y_eval, **kw)  # warm-up
-    _sync(dev)
+    kw = {"batch_size": n_eval, "amp": train.amp, "channels_last": train.channels_last, "device": dev}
+    if cuda:
+        evaluate(model, x_eval, y_eval, **kw)  # warm-up (kernel selection for the new batch shape)
+        _sync(dev)
     t0 = time.perf_counter()
     evaluate(model, x_eval, y_eval, **kw)
     _sync(dev)
     per_image = (time.perf_counter() - t0) / n_eval
-    return StepProbe(per_step, per_image, train.batch_size, steps, warmup, n_eval)
+    return StepProbe(statistics.median(times), per_image, train.batch_size, steps, warmup, n_eval, tuple(times))
 
 
 @dataclass(frozen=True)
@@ -302,13 +319,18 @@ class _Group:
     runs: list = field(default_factory=list)
 
 
-def _rows(runs: Sequence[Any], measure: Callable[..., StepProbe], memo: dict) -> tuple[list[CostRow], int]:
-    """The training rows of ``runs`` (grouped by dataset, network and training spec) and the pruning-only count."""
+def _rows(runs: Sequence[Any], measure: Callable[..., StepProbe], memo: dict, seen: set) -> tuple[list[CostRow], int, int]:
+    """The training rows of the runs not in ``seen`` (grouped by dataset, network and training
+    spec), the pruning-only count, and the count of runs already in ``seen`` (then added to it)."""
     from eoc.datasets import info
 
     groups: dict[tuple, _Group] = {}
-    pruning_only = 0
-    for r in runs:
+    pruning_only = shared = 0
+    for r in dict.fromkeys(runs):
+        if r in seen:
+            shared += 1
+            continue
+        seen.add(r)
         if getattr(r, "train", None) is None:
             pruning_only += 1
             continue
@@ -330,7 +352,7 @@ def _rows(runs: Sequence[Any], measure: Callable[..., StepProbe], memo: dict) ->
                 probe=memo[key],
             )
         )  # fmt: skip
-    return rows, pruning_only
+    return rows, pruning_only, shared
 
 
 def cost_plan(
@@ -379,15 +401,16 @@ def cost_plan(
             return probe(network, dataset, train, device=dev, sparsity=sparsity, steps=steps, warmup=warmup, seed=seed)
 
     memo: dict = {}
+    seen: set = set()
     experiments = []
     with _torch_threads(threads, True):
         for p in planned:
             if p.exp.runs is None:
                 note = "no training runs (a simulation or theory experiment): not planned"
-                experiments.append(ExperimentCost(p.exp.id, p.exp.title, [], 0, note))
+                experiments.append(ExperimentCost(p.exp.id, p.exp.title, [], note=note))
                 continue
-            rows, pruning_only = _rows(p.exp.runs(p.config), measure, memo)
-            experiments.append(ExperimentCost(p.exp.id, p.exp.title, rows, pruning_only))
+            rows, pruning_only, shared = _rows(p.exp.runs(p.config), measure, memo, seen)
+            experiments.append(ExperimentCost(p.exp.id, p.exp.title, rows, pruning_only, shared))
     return CostPlan(
         profile, dev, device_name(dev), threads, torch.__version__, experiments, steps, warmup, seed,
     )  # fmt: skip

@@ -237,6 +237,7 @@ def run(cfg: Config, ctx: Context) -> dict:
         raise ValueError(f"E3 needs a sparsity > 0, got sparsities={cfg.sparsities!r}")
     if len(cfg.inits) != 2:
         raise ValueError(f"E3 compares two initializations, got inits={cfg.inits!r}")
+    factors = dict(cfg.phases.items())
     keys, configs = _tagged(cfg)
     results = dict(zip(keys, sweep(configs, ctx, "E3 runs")))
     ctx.csv(
