@@ -26,9 +26,14 @@ the per-network loop pays Python and dispatch overhead on every small product).
 Timing: warm-up passes, then the best of ``--repeat`` rounds in which the four
 variants run in turn (with :func:`torch.cuda.synchronize` on a GPU).
 
+The report records the device by name (the GPU's name on CUDA, the CPU model on the
+CPU: :func:`paper_repro.cost.device_name`), the machine, torch's threads and the dtype
+of every row; ``engine_fraction_of_roofline`` is the simulator's throughput over the
+bare batched-matmul roofline on that device.
+
 Run: ``python bench/bench_engine.py [--device cpu|cuda] [--repeat 5] [--threads 1] [--batch 8]``.
 Prints a table and writes ``bench/results/engine.json`` (``engine_batch<B>.json`` with
-``--batch``).  Not a test: speed is never asserted.
+``--batch``; ``--out`` elsewhere).  Not a test: speed is never asserted.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import resource
 import time
@@ -45,6 +51,7 @@ from typing import Callable
 import torch
 
 from eoc.sim import MLPStack, resolve_device
+from paper_repro.cost import device_name
 
 HERE = Path(__file__).resolve().parent
 WIDTHS = (64, 128, 256, 512, 1024)
@@ -225,7 +232,8 @@ def main(argv: list[str] | None = None) -> dict:
     env = {
         "torch": torch.__version__,
         "batch": "fixed" if ns.batch else f"calibrated to {ns.target} s per engine pass",
-        "device": torch.cuda.get_device_name(device) if big else platform.processor() or platform.machine(),
+        "device": device_name(device),
+        "machine": f"{platform.node()} ({platform.platform()}, {os.cpu_count()} CPUs)",
         "threads": torch.get_num_threads(),
         "activation": "tanh",
         "sigma_w": SIGMA_W,

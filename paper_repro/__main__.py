@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
             f"Rebuild the figures and tables of {catalog.PAPER}. Each experiment has a quick profile (CPU, "
             "embedded data, minutes) and a full profile (GPU, paper scale). Outputs go to figures/<ID>/ "
             "(figures, tables, numbers.json, summary.md with the verdict) with an index in figures/README.md. "
-            "Experiments: " + "; ".join(f"{e.id} {e.title}" for e in catalog.EXPERIMENTS) + "."
+            "Experiments: " + "; ".join(f"{e.id} {e.title}" for e in catalog.EXPERIMENTS) + ". "
+            "Paper scale (plan, Ray cluster, SLURM, resume, data layout): docs/paper_scale.md."
         ),
     )
     add_version(parser)

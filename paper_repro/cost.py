@@ -257,7 +257,7 @@ def probe(
     import torch
 
     from eoc.datasets import info
-    from eoc.nn import LayerCollapseWarning, init_, prune_at_init, resolve_device
+    from eoc.nn import LayerCollapseWarning, init_, inplace_masks_, prune_at_init, register_mask_hook, resolve_device
 
     from .batches import augment_crop_flip
     from .config import InitSpec
@@ -281,6 +281,8 @@ def probe(
     if train.channels_last:
         model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=PROBE_LR, momentum=train.momentum, weight_decay=train.weight_decay)
+    if sparsity > 0:
+        register_mask_hook(opt, inplace_masks_(model))  # as train() does: masks in place, re-applied after each step
     scaler = grad_scaler(dev, train.amp)
     x = torch.randn((train.batch_size, *meta.input_shape), generator=gen).to(dev)
     y = torch.randint(0, meta.num_classes, (train.batch_size,), generator=gen).to(dev)

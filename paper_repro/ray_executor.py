@@ -28,8 +28,8 @@ another installation fails the sweep with a message naming both, instead of stor
 results that are not comparable.
 
 Starting a cluster is Ray's business (``ray start --head`` on one node,
-``ray start --address HEAD:6379`` on the others, or Ray's SLURM recipe); see the
-README section "Run at paper scale".  Without ``address`` the executor starts a Ray
+``ray start --address HEAD:6379`` on the others, or Ray's SLURM recipe); see
+``docs/paper_scale.md`` ("Run at paper scale").  Without ``address`` the executor starts a Ray
 instance on this machine (all its CPUs and GPUs).
 """
 

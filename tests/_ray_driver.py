@@ -6,7 +6,8 @@ by value.  Modes:
 
 * ``block``: runs 0 and 1 return at once; the others wait until the file
   ``<CACHE>.release`` exists (the test kills this driver while they wait);
-* ``fail``: run 1 raises ``ValueError``; the others return at once.
+* ``fail``: run 1 raises ``ValueError``; the others return a second after it has
+  failed (so that the driver has seen the failure before any of them finishes).
 
 Prints one JSON line: ``{"executed", "cached", "results"}`` (or the error's type and
 message, exit status 3).
@@ -33,8 +34,16 @@ class Job:
 
 
 def square(job: Job) -> dict:
-    if job.mode == "fail" and job.i == 1:
-        raise ValueError(f"run {job.i} cannot be computed")
+    if job.mode == "fail":
+        failed = Path(job.release + ".failed")
+        if job.i == 1:
+            failed.touch()
+            raise ValueError(f"run {job.i} cannot be computed")
+        # the others finish well after run 1 has failed, so the driver sees the failure first
+        deadline = time.time() + 120
+        while not failed.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
     if job.mode == "block" and job.i >= 2:
         deadline = time.time() + 120
         while not Path(job.release).exists() and time.time() < deadline:

@@ -45,17 +45,22 @@ def test_e5_full_counts_and_device_hours_follow_the_formula():
 
 
 def test_e6_full_counts_training_and_mask_only_runs_per_dataset():
-    from paper_repro.experiments.e6_methods import _stable_masks, _train_runs
+    from paper_repro.experiments.e6_methods import _bn_runs, _stable_masks, _train_runs
 
     cfg = get_experiment("E6").profiles["full"]
     [e6] = cost_plan(["E6"], "full", measure=fixed).experiments
-    assert e6.training_runs == len(_train_runs(cfg)) and e6.pruning_runs == len(_stable_masks(cfg))
+    table, compared = [t[-1] for t in _train_runs(cfg)], [t[-1] for t in _bn_runs(cfg)]
+    # the BatchNorm-mode comparison adds its train-mode runs; its eval-mode runs are the table's
+    assert len(set(table)) == len(table) and set(table) >= {r for r in compared if r.prune.bn_mode == cfg.prune.bn_mode}
+    assert e6.training_runs == len(set(table + compared)) == len(table) + len(compared) // 2
+    assert e6.pruning_runs == len(_stable_masks(cfg))
     steps = {r.dataset: r.steps_per_epoch for r in e6.rows}
     assert steps == {"cifar10": 391, "cifar100": 391, "tinyimagenet": math.ceil(100000 / 128)}
     by_model = {(r.model, r.dataset): r.runs for r in e6.rows}
-    # six methods on a standard ResNet (SBP-SR on its Stable twin), five on the VGG; 3 sparsities x 3 seeds
-    assert by_model[("resnet32x1", "cifar10")] == 5 * 9 and by_model[("stable-resnet32x1", "tinyimagenet")] == 9
-    assert by_model[("vgg19-bnx1", "cifar100")] == 5 * 9
+    # six methods on a standard ResNet (SBP-SR on its Stable twin), five on the VGG; 3 sparsities x 3 seeds;
+    # plus SNIP and GraSP (SBP-SR on the Stable twin) scored with BatchNorm in train mode
+    assert by_model[("resnet32x1", "cifar10")] == (5 + 2) * 9 and by_model[("stable-resnet32x1", "tinyimagenet")] == 2 * 9
+    assert by_model[("vgg19-bnx1", "cifar100")] == (5 + 2) * 9
 
 
 def test_each_model_is_probed_once_across_experiments():
@@ -77,8 +82,9 @@ def test_runs_shared_between_experiments_are_counted_once():
     shared = 2 * 2 * 3 * 3  # two depths x two variants x three sparsities x three seeds
     assert (e6.shared_runs, e6.training_runs) == (shared, alone.training_runs - shared) and e5.shared_runs == 0
     rows = {(r.model, r.dataset): r.runs for r in e6.rows}
-    assert rows[("resnet32x1", "cifar10")] == rows[("resnet50x1", "cifar10")] == 4 * 9
-    assert ("stable-resnet32x1", "cifar10") not in rows and ("stable-resnet104x1", "cifar10") not in rows
+    assert rows[("resnet32x1", "cifar10")] == rows[("resnet50x1", "cifar10")] == (4 + 2) * 9
+    # the Stable ResNet32's SBP-SR runs are E5's, except those scored with BatchNorm in train mode
+    assert rows[("stable-resnet32x1", "cifar10")] == 9 and ("stable-resnet104x1", "cifar10") not in rows
 
 
 def test_set_and_seeds_change_the_plan_as_they_change_the_runs():

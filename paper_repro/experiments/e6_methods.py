@@ -407,8 +407,9 @@ def summarize(n: dict) -> Summary:
 
 
 def _all_runs(cfg: Config) -> list[PruneRun]:
-    """The runs of both sweeps of :func:`run`: the training runs, then the Stable ResNet masks."""
-    return [t[-1] for t in _train_runs(cfg)] + _stable_masks(cfg)
+    """The runs of both sweeps of :func:`run`: the training runs (the table's, then the BatchNorm-mode
+    comparison's), then the Stable ResNet masks."""
+    return [t[-1] for t in _train_runs(cfg)] + [t[-1] for t in _bn_runs(cfg)] + _stable_masks(cfg)
 
 
 @register("E6", profiles=PROFILES, summarize=summarize, runs=_all_runs)
