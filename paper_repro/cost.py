@@ -189,7 +189,8 @@ class CostPlan:
             f"torch {self.torch}; each model timed over {self.probe_warmup} warm-up + {self.probe_steps} steps on "
             f"synthetic input (seed {self.seed})",
         ]
-        head = ("model", "dataset", "runs", "epochs", "batch", "steps/epoch", "evals/run", "s/step", "s/test img", "device-h")
+        head = ("model", "dataset", "runs", "epochs", "batch", "steps/epoch", "evals/run", "s/step", "min-max",
+                "s/test img", "device-h")  # fmt: skip
         for e in self.experiments:
             lines += ["", f"{e.experiment}  {e.title}"]
             if e.note:
@@ -197,8 +198,8 @@ class CostPlan:
             if e.rows:
                 table = [head] + [
                     (r.model, r.dataset, str(r.runs), str(r.epochs), str(r.batch_size), str(r.steps_per_epoch),
-                     str(r.evals_per_run), f"{r.probe.seconds_per_step:.4g}", f"{r.probe.eval_seconds_per_image:.3g}",
-                     f"{r.device_hours:.4g}")
+                     str(r.evals_per_run), f"{r.probe.seconds_per_step:.4g}", _spread(r.probe),
+                     f"{r.probe.eval_seconds_per_image:.3g}", f"{r.device_hours:.4g}")
                     for r in e.rows
                 ]  # fmt: skip
                 widths = [max(len(row[i]) for row in table) for i in range(len(head))]
@@ -216,6 +217,11 @@ class CostPlan:
             "only (pruning at initialization, pruning-only runs and data loading not included).",
         ]
         return "\n".join(lines)
+
+
+def _spread(p: StepProbe) -> str:
+    """The fastest and slowest timed step (how much a shared machine disturbed the probe)."""
+    return f"{min(p.step_seconds):.3g}-{max(p.step_seconds):.3g}" if p.step_seconds else "-"
 
 
 def _sync(dev) -> None:
