@@ -256,15 +256,19 @@ def run_sweep(
     return SweepResults([results[k] for k in ids], executed=len(todo), cached=n_cached, ids=ids)
 
 
-def require_ray(flag: str = "--executor ray") -> None:
-    """Raise a one-line ``ValueError`` naming ``flag`` and the install command when Ray is missing."""
+def is_installed(module: str) -> bool:
+    """Whether ``module`` can be imported (found without importing it)."""
     import importlib.util
 
     try:
-        found = importlib.util.find_spec("ray") is not None
+        return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
-        found = False
-    if not found:
+        return False
+
+
+def require_ray(flag: str = "--executor ray") -> None:
+    """Raise a one-line ``ValueError`` naming ``flag`` and the install command when Ray is missing."""
+    if not is_installed("ray"):
         raise ValueError(f"{flag} needs Ray, which is not installed: {RAY_INSTALL}")
 
 

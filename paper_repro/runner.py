@@ -180,15 +180,11 @@ def _torch_threads(n: int, needs_torch: bool) -> Iterator[None]:
 
 def _check_torch(planned: Sequence[Planned]) -> None:
     """PyTorch is importable if a planned experiment needs it (named in the error)."""
-    import importlib.util
+    from .executor import is_installed
 
     need = [p.exp.id for p in planned if p.exp.needs_torch]
     if need:
-        try:
-            found = importlib.util.find_spec("torch") is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
+        if not is_installed("torch"):
             raise ValueError(f"{', '.join(need)} need PyTorch, which is not installed (pip install 'eoc-pruning[repro]')")
 
 
