@@ -1,7 +1,7 @@
 """Every experiment's *full* profile, end to end on the CPU, for a handful of steps.
 
 The datasets are tiny files the test writes in the real formats (MNIST IDX, CIFAR-10
-and CIFAR-100 pickles, Tiny ImageNet JPEG folders, with 20 classes instead of 200 to
+and CIFAR-100 pickles, Tiny ImageNet JPEG folders, with 10 classes instead of 200 to
 keep its class-balanced scoring batches small), read through ``--data-dir`` by the real
 loaders.  The models keep their full depth (ResNet32/50/104,
 VGG19, FFNNs of 50 and 100 layers); only widths, epochs, seeds and some sweeps are
@@ -70,7 +70,7 @@ def data_dir(tmp_path_factory):
     write_mnist(root / "mnist", n_train=40, n_test=20)
     write_cifar(root, per_batch=8)  # 40 training images
     write_cifar(root, hundred=True, per_batch=200)  # 2 per class
-    write_tinyimagenet(root, colors=class_colors(20), per_class=1)  # 20 of its 200 classes: a tenth of the cost
+    write_tinyimagenet(root, colors=class_colors(10), per_class=1)  # 10 of its 200 classes: a twentieth of the cost
     return root
 
 
