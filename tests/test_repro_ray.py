@@ -43,7 +43,8 @@ RAY_ENV = {
     "PYTHONWARNINGS": "ignore",
 }
 E5_TINY = ["--set", "E5.depths=(8,)", "--set", "E5.width_multiplier=0.25", "--set", "E5.sparsities=(0.9,)",
-           "--set", "E5.epochs=1", "--set", "E5.augment=True"]  # fmt: skip
+           "--set", "E5.epochs=1", "--set", "E5.augment=True", "--set", "E5.scr_depths=(4,)", "--set", "E5.scr_width=16",
+           "--set", "E5.scr_batch=16", "--set", "E5.scr_replicas=4"]  # fmt: skip
 E1_TINY = ["--set", "E1.network.depth=12", "--set", "E1.network.width=16", "--set", "E1.prune.batch=32"]
 
 
@@ -113,7 +114,8 @@ def test_ray_runs_are_bit_identical_to_local_runs(ray_address, tmp_path):
         assert proc.returncode == 0, proc.stderr[-3000:]
         outs[kind] = proc
     local, ray = _records(tmp_path / "local" / "cache"), _records(tmp_path / "ray" / "cache")
-    assert len(local) == 4 + 6, sorted(local)  # E5: 2 variants x 2 seeds; E1: 3 phases x 2 seeds
+    # E5: 2 variants x 2 seeds of training, 1 s_cr simulation point x 2 seeds; E1: 3 phases x 2 seeds
+    assert len(local) == 4 + 2 + 6, sorted(local)
     assert ray.keys() == local.keys()
     for rid in local:
         assert ray[rid] == local[rid], rid
