@@ -16,23 +16,12 @@ pytest.importorskip("sklearn")
 from torch import nn  # noqa: E402
 from torch.nn.utils import prune  # noqa: E402
 
-from paper_repro.batches import load_tensors  # noqa: E402
 from paper_repro.config import NetworkSpec, PruneSpec, TrainSpec  # noqa: E402
 from paper_repro.runs import PruneRun, prune_model  # noqa: E402
 from paper_repro.train import masked_parameters, train  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_tensors("digits")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def pruned_cnn(seed: int = 0) -> nn.Sequential:

@@ -13,25 +13,13 @@ pytest.importorskip("sklearn")
 from torch import nn  # noqa: E402
 from torch.nn.utils import prune  # noqa: E402
 
-from paper_repro.batches import load_tensors  # noqa: E402
 from paper_repro.config import TrainSpec  # noqa: E402
 import paper_repro.train as train_module  # noqa: E402
 from eoc.nn import apply_masks_  # noqa: E402
 from paper_repro.train import check_masks, count_parameters, learning_rate, masked_parameters, train  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread is fastest and immune to CPU oversubscription."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_tensors("digits")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def ffnn(seed: int = 0) -> nn.Sequential:
