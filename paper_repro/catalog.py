@@ -67,7 +67,8 @@ EXPERIMENTS: tuple[Entry, ...] = (
         "against depth and width in the three phases, FFNN and CNN",
         "Magnitude pruning's critical sparsity depends only on the architecture; SNIP's stays close to 1 at every "
         "depth on the edge of chaos and falls with depth in the ordered and chaotic phases, where input-side "
-        "(ordered) or output-side (chaotic) layers collapse first; the theory of docs/theory.md §4 predicts s_cr.",
+        "(ordered) or output-side (chaotic) layers collapse first; the finite-width, batch-aware model of "
+        "docs/theory.md §8 predicts s_cr (the paper's iid model of §4 drawn beside it).",
         True, "Gaussian inputs (no dataset)",
     ),
     Entry(
