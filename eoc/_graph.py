@@ -231,22 +231,21 @@ class _Structure:
 def analyze(graph: tuple, n_layers: int) -> _Structure:
     """Residual blocks (dominator of each sum), roles, branch scales and what follows each layer."""
     n = len(graph)
-    consumers: list[list[int]] = [[] for _ in range(n)]
-    for k, node in enumerate(graph):
-        for j in node.inputs:
-            consumers[j].append(k)
     # Ancestor and dominator sets as bitsets: O(n^2) bits, so only built where a sum needs them
     # (a chain of 10^5 layers would otherwise take gigabytes).
     has_sums = any(node.op == "add" and len(node.inputs) >= 2 for node in graph)
     anc = [0] * n if has_sums else None
     dom = [0] * n if has_sums else None
-    if has_sums:
-        for k, node in enumerate(graph):
-            a = 0
-            d = -1
-            for j in node.inputs:
+    consumers: list[list[int]] = [[] for _ in range(n)]
+    for k, node in enumerate(graph):
+        a = 0
+        d = -1
+        for j in node.inputs:
+            consumers[j].append(k)
+            if has_sums:
                 a |= anc[j] | (1 << j)
                 d &= dom[j]
+        if has_sums:
             anc[k] = a
             dom[k] = (d if node.inputs else 0) | (1 << k)
     node_of = [-1] * n_layers

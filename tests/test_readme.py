@@ -34,8 +34,8 @@ def python_blocks() -> list[str]:
 
 def _matches(value, expected: str) -> bool:
     literal = ast.literal_eval(expected)
-    if isinstance(literal, bool) or isinstance(literal, str):
-        return bool(value == literal) and type(literal)(value) == literal
+    if isinstance(literal, (bool, str)):
+        return bool(value == literal)
     decimals = len(expected.split(".")[1]) if "." in expected else 0
     return round(float(value), decimals) == float(literal)
 

@@ -66,7 +66,7 @@ class CollapsePrediction:
     thresholds: dict
     scales: dict
     architecture: Architecture
-    model: str = "iid"
+    model: str
 
 
 def _resolve(model, input_shape, activation, sigma_w, sigma_b, batch_size, kwargs, core, stacklevel):
