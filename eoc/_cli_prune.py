@@ -42,7 +42,7 @@ import numpy as np
 
 from ._cli import CLIError
 from ._pruning import THEORY_METHODS
-from ._vocab import BN_MODES, PRUNING_METHODS
+from ._vocab import BN_MODES, DEFAULT_BN_MODE, PRUNING_METHODS
 
 __all__ = ["HELP", "build", "load_data", "parse_model", "PRUNE_METHODS", "DATA"]
 
@@ -168,7 +168,7 @@ def build(p: argparse.ArgumentParser):
     p.add_argument("--width-multiplier", type=float, default=1.0, help="channel multiplier of vgg/resnet models (default 1)")
     p.add_argument("--scope", default="global", choices=("global", "layer"), help="rank all weights together or per layer")
     p.add_argument("--rounds", type=int, default=100, help="SynFlow rounds (default 100)")
-    p.add_argument("--bn-mode", default="eval", metavar="{" + ",".join(BN_MODES) + "}",
+    p.add_argument("--bn-mode", default=DEFAULT_BN_MODE, metavar="{" + ",".join(BN_MODES) + "}",
                    help="BatchNorm/Dropout mode while SNIP and GraSP score the batch: eval (running statistics, as "
                         "Lee et al.'s SNIP code and Tanaka et al.'s benchmark), train (batch statistics, as Wang et "
                         "al.'s GraSP code), model (the model's own mode) (default eval)")  # fmt: skip

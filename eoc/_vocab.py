@@ -27,6 +27,7 @@ __all__ = [
     "METHOD_LABELS",
     "METHOD_COLORS",
     "BN_MODES",
+    "DEFAULT_BN_MODE",
     "RESNET_KINDS",
     "RESNET_LABELS",
     "RESNET_COLORS",
@@ -63,6 +64,8 @@ METHOD_COLORS = {
 #: BatchNorm (and Dropout) modes while SNIP/GraSP score a batch: running statistics, batch
 #: statistics, or the model's own mode (the default of :mod:`eoc.nn` is "eval").
 BN_MODES = ("eval", "train", "model")
+#: The BatchNorm mode SNIP/GraSP score in by default (Lee et al.'s SNIP code, Tanaka et al.'s benchmark).
+DEFAULT_BN_MODE = "eval"
 
 #: Residual branch scalings: 1 (standard) and 1/sqrt(L) (Stable ResNet).
 RESNET_KINDS = ("standard", "stable")

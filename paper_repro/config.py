@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any, Iterator, Mapping
 
 #: BatchNorm modes while a batch is scored (the ``bn_mode`` values of :func:`eoc.nn.prune_at_init`).
-from eoc._vocab import BN_MODES
+from eoc._vocab import BN_MODES, DEFAULT_BN_MODE
 
 __all__ = [
     "ARCHS",
@@ -224,7 +224,7 @@ class PruneSpec:
     rounds: int = 1
     batch: int = 128
     balanced: bool = False
-    bn_mode: str = "eval"
+    bn_mode: str = DEFAULT_BN_MODE
     rescale: str | None = None
 
     def __post_init__(self) -> None:

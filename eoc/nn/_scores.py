@@ -70,6 +70,7 @@ from ._layers import (
     qualified,
     refresh_weight,
 )
+from .._vocab import BN_MODES, DEFAULT_BN_MODE, PRUNING_METHODS
 from ._linearize import check_homogeneous, linearized
 from .functional import grasp_importance, magnitude_importance, snip_importance
 
@@ -86,11 +87,9 @@ __all__ = [
     "SynFlowNetwork",
 ]
 
-METHODS = ("random", "magnitude", "snip", "grasp", "synflow")
+METHODS = PRUNING_METHODS
 _DATA_METHODS = ("snip", "grasp")
-BN_MODES = ("eval", "train", "model")
-#: BatchNorm mode while scoring a batch (module docstring).
-DEFAULT_BN_MODE = "eval"
+# BN_MODES and DEFAULT_BN_MODE (the mode while scoring a batch, module docstring) come from eoc._vocab.
 #: GraSP's temperature: Wang et al.'s code and Tanaka et al.'s divide the logits by 200.
 GRASP_TEMPERATURE = 200.0
 
