@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from ._cli import CLIError
+from .datasets import DATASETS
 from ._pruning import THEORY_METHODS
 from ._vocab import BN_MODES, DEFAULT_BN_MODE, PRUNING_METHODS
 
@@ -50,7 +51,8 @@ HELP = "prune a model at initialization: predicted and measured critical sparsit
 
 #: The methods of :func:`eoc.nn.prune_at_init` (from the torch-free vocabulary, so ``--help`` does not import torch).
 PRUNE_METHODS = PRUNING_METHODS
-DATA = ("digits", "mnist", "cifar10", "cifar100", "tinyimagenet")
+#: The real image datasets of :mod:`eoc.datasets` (its seeded synthetic class-mean images are not offered here).
+DATA = tuple(name for name in DATASETS if name != "synthetic")
 INITS = ("eoc", "kaiming", "none")
 RESCALE = ("neuron", "layer", "population")
 
