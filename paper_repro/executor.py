@@ -248,6 +248,8 @@ def run_sweep(
     def on_done(task: RunTask, stored: Any) -> None:
         results[task.rid] = stored
         bar.update()
+        if bar.n == bar.total:  # tqdm skips draws closer than mininterval: always show the finished count
+            bar.refresh()
 
     try:
         executor.map(list(todo.values()), on_done)
