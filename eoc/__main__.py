@@ -255,6 +255,9 @@ def _prune_predict(p: argparse.ArgumentParser):
     p.add_argument("--arch", choices=["ffnn", "cnn", "resnet"], default="ffnn", help="default ffnn")
     p.add_argument("--alpha", default=None, help="resnet branch scale: a number, 'standard' or 'stable'")
     p.add_argument("--kernel-size", type=count, default=3, help="cnn kernel size (default 3)")
+    p.add_argument("--image-size", type=count, default=None,
+                   help="cnn input height = width: the finite SNIP model counts the batch x image positions of "
+                        "every convolution (docs/theory.md §8.6); default: one position per example")
     p.add_argument(
         "--sparsity", type=sparsity, nargs="*", default=[0.9], help="sparsities for keep fractions (default 0.9)"
     )
@@ -271,7 +274,9 @@ def _prune_predict(p: argparse.ArgumentParser):
         if alpha is not None and ns.arch != "resnet":
             raise CLIError(f"--alpha {ns.alpha!r} is only meaningful with --arch resnet, got --arch {ns.arch}")
         sw = float(eoc.edge_of_chaos(act, ns.sigma_b)) if ns.eoc else ns.sigma_w
-        arch = eoc.as_architecture(widths, ns.arch, alpha=alpha, kernel_size=ns.kernel_size)
+        if ns.image_size is not None and ns.arch != "cnn":
+            raise CLIError(f"--image-size {ns.image_size} is only meaningful with --arch cnn, got --arch {ns.arch}")
+        arch = eoc.as_architecture(widths, ns.arch, alpha=alpha, kernel_size=ns.kernel_size, image_size=ns.image_size)
         if ns.model == "finite" and ns.method == "snip":  # one simulation per call, every sparsity at once
             kw = {"model": "finite", "batch_size": ns.batch_size}
             pred = eoc.critical_sparsity(ns.method, arch, act, sw, ns.sigma_b, **kw)

@@ -81,6 +81,7 @@ the paper's theory.
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 from dataclasses import dataclass, field, replace
@@ -335,6 +336,13 @@ class Architecture:
         return np.array([layer.n_weights for layer in self.layers], dtype=np.float64)
 
     @property
+    def positions(self) -> np.ndarray:
+        """Spatial positions of every layer's output (product of ``out_spatial``; 1 for a dense
+        layer or where unknown), float64: the samples per example its weight gradient sums."""
+        return np.array([math.prod(layer.out_spatial) if layer.out_spatial else 1 for layer in self.layers],
+                        dtype=np.float64)
+
+    @property
     def kernel_sizes(self) -> tuple:
         """Kernel side of every layer (1 for dense layers; the kernel tuple if not cubic)."""
         return tuple(layer.kernel_size for layer in self.layers)
@@ -536,7 +544,18 @@ def warn_uncovered(arch: Architecture, stacklevel: int = 2) -> None:
         )
 
 
-def as_architecture(widths, arch: str = "ffnn", *, alpha=None, kernel_size: int = 3) -> Architecture:
+def _image_size(image_size) -> tuple[int, int]:
+    size = (image_size, image_size) if isinstance(image_size, (int, np.integer)) else image_size
+    try:
+        hw = tuple(size)
+    except TypeError:
+        hw = ()
+    if len(hw) != 2 or any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1 for v in hw):
+        raise ValueError(f"image_size must be a positive integer or a pair of them, got image_size={image_size!r}")
+    return int(hw[0]), int(hw[1])
+
+
+def as_architecture(widths, arch: str = "ffnn", *, alpha=None, kernel_size: int = 3, image_size=None) -> Architecture:
     """Build an :class:`Architecture` from widths (or return one given as ``widths``).
 
     Parameters
@@ -554,17 +573,27 @@ def as_architecture(widths, arch: str = "ffnn", *, alpha=None, kernel_size: int 
         Residual branch scale (ResNets only; default 1, ``"stable"`` is :math:`1/\\sqrt{L}`).
     kernel_size : int
         CNN kernel size.
+    image_size : int or (int, int), optional
+        CNN only: the input's spatial size ``H`` or ``(H, W)``.  The convolutions keep it
+        (stride 1, "same" padding, as :class:`eoc.nn.VGG` without pooling), so every
+        convolution's gradient sums over ``H * W`` positions per example, which the finite
+        SNIP model counts (docs/theory.md §8.6).  None: positions unknown (one per example).
 
     Raises
     ------
     ValueError
         Fewer than two widths, non-positive widths, unknown ``arch``, ``alpha <= 0``,
-        ``alpha`` given for a non-residual network, unequal ResNet hidden widths.
+        ``alpha`` given for a non-residual network, unequal ResNet hidden widths,
+        ``image_size`` given for a non-CNN or not a positive integer (pair).
     """
     if isinstance(widths, Architecture):
+        if image_size is not None:
+            raise ValueError(f"image_size={image_size!r} is set when building an Architecture, not for one given as widths")
         return widths
     if arch not in ARCH_KINDS:
         raise ValueError(f"arch must be one of {ARCH_KINDS}, got arch={arch!r}")
+    if image_size is not None and arch != "cnn":
+        raise ValueError(f"image_size={image_size!r} is only meaningful for arch='cnn'")
     widths = check_widths(widths)
     L = len(widths) - 1
     if arch != "resnet" and alpha is not None:
@@ -575,9 +604,11 @@ def as_architecture(widths, arch: str = "ffnn", *, alpha=None, kernel_size: int 
         return Architecture(layers, chain_graph(layers, False), name="ffnn")
     if arch == "cnn":
         k = check_int(kernel_size, "kernel_size", minimum=1)
-        convs = [Layer(f"conv.{i}", "conv", a, b, (k, k)) for i, (a, b) in enumerate(pairs[:-1])]
+        hw = () if image_size is None else _image_size(image_size)
+        convs = [Layer(f"conv.{i}", "conv", a, b, (k, k), in_spatial=hw, out_spatial=hw, stride=(1, 1) if hw else ())
+                 for i, (a, b) in enumerate(pairs[:-1])]
         layers = tuple(convs) + (Layer("readout", "dense", *pairs[-1]),)
-        return Architecture(layers, chain_graph(layers, True), name="cnn")
+        return Architecture(layers, chain_graph(layers, True), name="cnn", input_shape=(widths[0], *hw) if hw else ())
     if L < 3:
         raise ValueError(
             f"a resnet needs widths (input, N, ..., N, output) with at least one residual layer, got {widths!r}"

@@ -65,11 +65,17 @@ Approximations (docs/theory.md §8 gives their measured sizes): gradient indepen
 (forward finite-width fluctuations neglected), Gaussian delocalized singular vectors
 (the Gamma row-variance law), the row model of the maximum, an isotropic treatment of
 the coherent part's diagonal and of its cross term with the incoherent part.  CNNs use
-the FFNN recursion with fan-ins :math:`n k^2` and one spatial position per example.
+the FFNN recursion with fan-ins :math:`n k^2`; where the architecture knows its spatial
+sizes (``as_architecture(..., "cnn", image_size=...)``, :func:`eoc.nn.describe`) and its
+convolutions keep them, a convolution's gradient sums over :math:`BP` (example, position)
+samples that replicate their example's output gradient, and the read-out reads a global
+average pool (:func:`sample_positions`, docs/theory.md §8.6); otherwise (sizes unknown,
+pooling stages) one position per example.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,7 +86,7 @@ from ._expect import Numerics, resolve_numerics
 from ._finite_laws import marginal_cdf, sample_row_maxima
 from ._propagation import per_layer
 
-__all__ = ["FINITE_MODELS", "LABELS", "VirtualNetworks", "simulate_virtual_networks", "FiniteEstimate",
+__all__ = ["FINITE_MODELS", "LABELS", "VirtualNetworks", "simulate_virtual_networks", "sample_positions", "FiniteEstimate",
            "finite_critical_sparsity", "finite_keep_fractions"]
 
 #: Names of the score models of :func:`eoc.predict_critical_sparsity` and friends.
@@ -393,6 +399,40 @@ class _Transfer:
 _CHUNK = 128
 
 
+def sample_positions(arch: Architecture) -> tuple[np.ndarray, np.ndarray]:
+    r"""Per layer: the samples per example of its gradient sum, and the pooling of its input.
+
+    A convolution's weight gradient sums over the :math:`B P` (example, position) pairs of
+    its output; the pairs of one example share its output gradient (docs/theory.md §8.6).
+    Returns ``(positions, gap)``: :attr:`Architecture.positions` where the finite model
+    resolves them, else ones; and per layer the number of positions a global average pool
+    before it averages (1 elsewhere).  Resolved: a chain CNN whose convolutions all keep
+    one known spatial size (stride 1, "same" padding, no pooling between them) and whose
+    dense layers after a convolution read a global pooling (not a flatten).  Pooling stages
+    (a VGG's max-pools) are not: counted as even splits of the gradient they make the
+    prediction worse than one position per example (docs/theory.md §8.6), so they keep that.
+    """
+    L = arch.depth
+    ones = np.ones(L)
+    if arch.kind != "cnn":
+        return ones, ones
+    layers = arch.layers
+    convs = [layer for layer in layers if layer.kind == "conv"]
+    size = convs[0].out_spatial
+    if not size or any(c.out_spatial != size or (c.in_spatial and c.in_spatial != size) for c in convs):
+        return ones, ones
+    gap = np.ones(L)
+    for l in range(1, L):
+        prev = layers[l - 1]
+        if layers[l].kind == "dense" and prev.kind == "conv":
+            if layers[l].in_channels != prev.out_channels:  # a flatten, not a global pooling
+                return ones, ones
+            gap[l] = math.prod(size)
+        elif layers[l].kind == "conv" and prev.kind == "dense":  # a dense layer between convolutions
+            return ones, ones
+    return arch.positions, gap
+
+
 def simulate_virtual_networks(
     arch: Architecture,
     act,
@@ -406,8 +446,12 @@ def simulate_virtual_networks(
     n_networks: int = 128,
     seed: int = 0,
     numerics: Numerics | None = None,
+    samples: tuple | None = None,
 ) -> VirtualNetworks:
     """Sample the per-layer SNIP score laws of ``n_networks`` virtual networks (module docstring).
+
+    ``samples``: per-layer ``(positions, gap)`` replacing :func:`sample_positions` (to validate
+    alternatives, e.g. pooling stages counted as even splits; ``bench/validate_cnn_critical_sparsity.py``).
 
     The backward pass runs in chunks of 128 layers, each chunk vectorized over its layers
     except for the product of the coherent factors: time :math:`O(nLK^3)`, memory
@@ -424,6 +468,7 @@ def simulate_virtual_networks(
     n = int(n_networks)
     rng = np.random.default_rng(seed)
     mf = _stream_forward(arch, act, sw, sb, float(input_q), float(input_correlation), num)
+    pos, gap = sample_positions(arch) if samples is None else (np.asarray(v, dtype=np.float64) for v in samples)
     # output stage in chunks of virtual networks: (chunk, K, B) at a time
     step = max(1, int(2**22 // (K * B)))
     parts = [_coherent_output(_output_gradients(mf["out_q"], mf["out_q12"], K, B, min(step, n - i), labels, rng), rng)
@@ -460,7 +505,10 @@ def simulate_virtual_networks(
     branch = np.ones(L)
     if arch.kind == "resnet":
         branch[1:-1] = arch.alpha**2
-    u_all = (mf["m_in"] - mf["k_in"])[order]
+    u_all = ((mf["m_in"] - mf["k_in"]) / gap)[order]  # a global average pool keeps v + u/P of the per-position kernel
+    pos_rec = pos[order]
+    split = np.ones(L)
+    split[:-1] = pos_rec[1:] / pos_rec[:-1]  # step p: every sample of record p spreads over this many below
     v_all = mf["k_in"][order]
     nh_all, nd_all = fan_in[order], n_out[order]
     var_all = (sw**2 / fan_in * branch / (fan_in * n_out))[order]
@@ -481,7 +529,9 @@ def simulate_virtual_networks(
             lfs[:, k] = lf
             if p0 + k < L - 1:
                 lf = lf @ a[:, k]
-        lff = lfs.swapaxes(-1, -2) @ ff[:, None] @ lfs  # L^T FF^T L
+        lff = lfs.swapaxes(-1, -2) @ ff[:, None] @ lfs  # L^T FF^T L (the output has one position)
+        if pos_rec[p0:p1].max() > 1.0:
+            lff = lff / pos_rec[p0:p1, None, None]  # F replicated over P positions at 1/P: F'F'^T = FF^T/P
         lf1 = np.einsum("ncij,ni->ncj", lfs, f1)  # L^T f1
         tr_c = np.trace(lff, axis1=-2, axis2=-1)  # tr(Gamma_c), (n, C)
         c1 = np.einsum("nci,nci->nc", lf1, lf1)  # 1^T Gamma_c 1
@@ -494,7 +544,10 @@ def simulate_virtual_networks(
             s1w[:, k], s2w[:, k] = w1, w2
             p = p0 + k
             if p < L - 1:
-                tc = leak[p] * tr_c[:, k]
+                if split[p] != 1.0:  # each sample's energy spreads evenly over split[p] samples below
+                    R = split[p]
+                    w1, w2, wf, p2 = w1 / R, w2 / R**3, wf / R**2, p2 / R
+                tc = leak[p] * tr_c[:, k] / split[p]
                 g = gain[p]
                 m1 = g * w1 + tc  # new mean energies: sum and sum of squares over examples
                 m2 = g * g * w2 + 2.0 * g * tc * wf + tc * tc * p2
@@ -509,7 +562,8 @@ def simulate_virtual_networks(
         t = u * tr_c + v * c1 + m * s1w
         amat = u[:, None, None] * lff + v[:, None, None] * lf1[..., :, None] * lf1[..., None, :]
         cc = np.einsum("ncij,ncji->nc", amat, amat)
-        cb = (s1w / B) * (u * u * tr_c + (2 * u * v + v * v * B) * c1)  # w uncorrelated with coherent directions
+        bp = B * pos_rec[p0:p1]  # samples in the layer's gradient sum
+        cb = (s1w / bp) * (u * u * tr_c + (2 * u * v + v * v * bp) * c1)  # w uncorrelated with coherent directions
         bb = ((u * u + 2 * u * v) * s2w + v * v * s1w**2) * (1 + 1 / n_d) + (m * s1w) ** 2 / n_d
         s1 = n_h * t
         s2 = n_h * (n_h + 1) * (cc + 2 * cb + bb) + n_h * t * t

@@ -369,6 +369,7 @@ def critical_sparsity(
     arch: str = "ffnn",
     alpha=None,
     kernel_size: int = 3,
+    image_size=None,
     input_q: float = 1.0,
     model: str = "finite",
     batch_size: int = 128,
@@ -393,6 +394,10 @@ def critical_sparsity(
         Residual branch scale (ResNets only; default 1).
     kernel_size : int
         CNN kernel size.
+    image_size : int or (int, int), optional
+        CNN input size (:func:`eoc.as_architecture`): the finite SNIP model then counts the
+        ``B * H * W`` (example, position) samples of every convolution's gradient
+        (docs/theory.md §8.6); None treats one position per example.
     input_q : float
         :math:`|x|^2/d` of the inputs.
     model : {"finite", "iid"}
@@ -420,7 +425,7 @@ def critical_sparsity(
         computes the expectation only.
     numerics : Numerics, optional
     """
-    architecture = as_architecture(widths, arch, alpha=alpha, kernel_size=kernel_size)
+    architecture = as_architecture(widths, arch, alpha=alpha, kernel_size=kernel_size, image_size=image_size)
     if _check_model(model, method, architecture, batch_size, labels, input_correlation, n_networks, seed):
         if estimator != "expected":
             raise ValueError(f"estimator={estimator!r} is only defined for model='iid'; the finite model is an expectation")
@@ -448,6 +453,7 @@ def predict_critical_sparsity(
     arch: str = "ffnn",
     alpha=None,
     kernel_size: int = 3,
+    image_size=None,
     input_q: float = 1.0,
     model: str = "finite",
     batch_size: int = 128,
@@ -483,16 +489,16 @@ def predict_critical_sparsity(
     True
     """
     return np.float64(critical_sparsity(
-        method, widths, act, sigma_w, sigma_b, arch=arch, alpha=alpha, kernel_size=kernel_size, input_q=input_q,
-        model=model, batch_size=batch_size, labels=labels, input_correlation=input_correlation,
+        method, widths, act, sigma_w, sigma_b, arch=arch, alpha=alpha, kernel_size=kernel_size, image_size=image_size,
+        input_q=input_q, model=model, batch_size=batch_size, labels=labels, input_correlation=input_correlation,
         n_networks=n_networks, seed=seed, estimator=estimator, numerics=numerics,
     ).s_cr)
 
 
 def _keep(method, sparsity, widths, act, sigma_w, sigma_b, arch, alpha, kernel_size, input_q, model, batch_size,
-          labels, input_correlation, n_networks, seed, numerics, *, with_scr: bool = False):
+          labels, input_correlation, n_networks, seed, numerics, *, with_scr: bool = False, image_size=None):
     """(architecture, keep fractions) and, with ``with_scr``, the CriticalSparsity of the same model."""
-    architecture = as_architecture(widths, arch, alpha=alpha, kernel_size=kernel_size)
+    architecture = as_architecture(widths, arch, alpha=alpha, kernel_size=kernel_size, image_size=image_size)
     s = check_sparsity(sparsity)
     if _check_model(model, method, architecture, batch_size, labels, input_correlation, n_networks, seed):
         vn = _finite(architecture, act, sigma_w, sigma_b, input_q, numerics, batch_size, labels, input_correlation,
@@ -525,6 +531,7 @@ def predict_keep_fractions(
     arch: str = "ffnn",
     alpha=None,
     kernel_size: int = 3,
+    image_size=None,
     input_q: float = 1.0,
     model: str = "finite",
     batch_size: int = 128,
@@ -547,7 +554,7 @@ def predict_keep_fractions(
         Shape ``np.shape(sparsity) + (L,)``; entries in [0, 1], size-weighted mean ``1 - s``.
     """
     return _keep(method, sparsity, widths, act, sigma_w, sigma_b, arch, alpha, kernel_size, input_q, model,
-                 batch_size, labels, input_correlation, n_networks, seed, numerics)[1]
+                 batch_size, labels, input_correlation, n_networks, seed, numerics, image_size=image_size)[1]
 
 
 def collapse_order(
@@ -560,6 +567,7 @@ def collapse_order(
     arch: str = "ffnn",
     alpha=None,
     kernel_size: int = 3,
+    image_size=None,
     input_q: float = 1.0,
     model: str = "finite",
     batch_size: int = 128,
@@ -575,8 +583,8 @@ def collapse_order(
     keywords as in :func:`critical_sparsity`.
     """
     return critical_sparsity(
-        method, widths, act, sigma_w, sigma_b, arch=arch, alpha=alpha, kernel_size=kernel_size, input_q=input_q,
-        model=model, batch_size=batch_size, labels=labels, input_correlation=input_correlation,
+        method, widths, act, sigma_w, sigma_b, arch=arch, alpha=alpha, kernel_size=kernel_size, image_size=image_size,
+        input_q=input_q, model=model, batch_size=batch_size, labels=labels, input_correlation=input_correlation,
         n_networks=n_networks, seed=seed, numerics=numerics,
     ).collapse_order
 
@@ -651,6 +659,7 @@ def post_pruning_phase(
     arch: str = "ffnn",
     alpha=None,
     kernel_size: int = 3,
+    image_size=None,
     input_q: float = 1.0,
     model: str = "finite",
     batch_size: int = 128,
@@ -677,7 +686,8 @@ def post_pruning_phase(
     """
     s = float(check_sparsity(sparsity))
     architecture, keep, scr = _keep(method, s, widths, act, sigma_w, sigma_b, arch, alpha, kernel_size, input_q, model,
-                                    batch_size, labels, input_correlation, n_networks, seed, numerics, with_scr=True)
+                                    batch_size, labels, input_correlation, n_networks, seed, numerics, with_scr=True,
+                                    image_size=image_size)
     kept = keep * architecture.n_weights
     if s > scr.s_cr or np.any(kept < 1.0):
         if s > scr.s_cr:

@@ -485,13 +485,15 @@ def compare_proportion(quantity: str, predicted: float, outcomes, *, resolution:
 
 def alternatives_tally(comparisons: Iterable[Comparison], name: str) -> dict:
     """How the alternative model ``name`` fares over the comparisons that record it
-    (:meth:`Comparison.alternative_verdict`): ``{"comparisons": n, "passes": k,
-    "fails_where_main_passes": [{"quantity", "alternative", "measured", "tolerance"}, ...]}``."""
+    (:meth:`Comparison.alternative_verdict`): ``{"comparisons": n, "passes": k, "fails_where_main_passes_count": f,
+    "fails_where_main_passes": [{"quantity", "alternative", "measured", "tolerance"}, ...]}`` (the count
+    stored too, since the sentence of :func:`tally_sentence` quotes it)."""
     rec = [c for c in comparisons if name in c.alternatives]
     only_main = [c for c in rec if c.passed and c.alternative_verdict(name) == "FAIL"]
     return {
         "comparisons": len(rec),
         "passes": sum(c.alternative_verdict(name) == "PASS" for c in rec),
+        "fails_where_main_passes_count": len(only_main),
         "fails_where_main_passes": [
             {"quantity": c.quantity, "alternative": c.alternatives[name], "measured": c.measured, "tolerance": c.tolerance}
             for c in only_main
@@ -513,7 +515,7 @@ def tally_sentence(tally: Mapping, name: str, label: str, fmt=lambda x: f"{x:.4f
     text = f"{label} at the same tolerances: passes {tally['passes']} of {tally['comparisons']} comparisons"
     fails = tally["fails_where_main_passes"]
     if fails:
-        text += f"; it FAILs {len(fails)} where the main prediction passes: " + "; ".join(
+        text += f"; it FAILs {tally['fails_where_main_passes_count']} where the main prediction passes: " + "; ".join(
             f"{f['quantity']} ({name} {fmt(f['alternative'])}, measured {fmt(f['measured'])} +- {fmt(f['tolerance'])})"
             for f in fails
         )

@@ -70,3 +70,16 @@ def test_prune_predict(capsys):
     assert code == 2 and "100xq" in err
     code, _, err = run(capsys, "prune-predict", "--method", "random", "--widths", "784,100,10", "--sigma-w", "1", "--sparsity", "1.2")
     assert code == 2 and "--sparsity" in err and "'1.2'" in err
+
+
+def test_prune_predict_counts_the_positions_of_a_cnn_given_its_image_size(capsys):
+    args = ["prune-predict", "--method", "snip", "--widths", "3,32x9,10", "-a", "tanh", "--sigma-w", "1.0", "--sigma-b", "0.2",
+            "--arch", "cnn"]  # fmt: skip
+    code, out, _ = run(capsys, *args, "--image-size", "8")
+    assert code == 0
+    ref = eoc.predict_critical_sparsity("snip", [3] + [32] * 9 + [10], "tanh", 1.0, 0.2, arch="cnn", image_size=8)
+    assert json.loads(out)["critical_sparsity"] == pytest.approx(ref, rel=1e-12)
+    code, out, _ = run(capsys, *args)
+    assert json.loads(out)["critical_sparsity"] > ref + 0.01  # one position per example: the model without them
+    code, _, err = run(capsys, "prune-predict", "--method", "snip", "--widths", "784,100,10", "--sigma-w", "1", "--image-size", "8")
+    assert code == 2 and "--image-size 8 is only meaningful with --arch cnn" in err

@@ -232,3 +232,166 @@ def test_graphs_outside_the_finite_model_get_the_iid_model_and_say_so():
     ref = eoc.critical_sparsity("snip", arch, "relu", math.sqrt(2), 0.0, model="iid")
     assert res.model == "iid" and res.s_cr == ref.s_cr
     assert eoc.critical_sparsity("snip", [100] * 12 + [10], "relu", math.sqrt(2), 0.0, arch="resnet").model == "finite"
+
+
+# --------------------------------------------------------------------------------- CNN positions
+
+
+def test_image_size_gives_every_convolution_its_positions():
+    arch = as_architecture([3, 16, 16, 10], "cnn", image_size=8)
+    np.testing.assert_array_equal(arch.positions, [64, 64, 1])
+    assert arch.input_shape == (3, 8, 8) and arch.layers[0].out_spatial == (8, 8)
+    np.testing.assert_array_equal(as_architecture([3, 16, 10], "cnn", image_size=(4, 6)).positions, [24, 1])
+    np.testing.assert_array_equal(as_architecture([3, 16, 10], "cnn").positions, [1, 1])  # unknown: one position
+
+
+@pytest.mark.parametrize("bad", [0, -3, True, 2.5, "8", (8,), (8, 0), (8, 8, 8)])
+def test_a_bad_image_size_is_named(bad):
+    with pytest.raises(ValueError, match="image_size"):
+        as_architecture([3, 16, 10], "cnn", image_size=bad)
+
+
+def test_image_size_belongs_to_cnns():
+    with pytest.raises(ValueError, match="image_size=8 is only meaningful for arch='cnn'"):
+        eoc.critical_sparsity("snip", [20, 30, 10], "tanh", 1.0, 0.1, image_size=8)
+    with pytest.raises(ValueError, match="image_size"):
+        as_architecture(as_architecture([3, 16, 10], "cnn"), image_size=8)
+
+
+def test_a_one_pixel_image_is_the_model_without_positions():
+    """With P = 1 the position counting is the identity: the same virtual networks, bit for bit."""
+    w = [3] + [16] * 6 + [10]
+    a = simulate_virtual_networks(as_architecture(w, "cnn"), "tanh", 1.1, SB, n_networks=32)
+    b = simulate_virtual_networks(as_architecture(w, "cnn", image_size=1), "tanh", 1.1, SB, n_networks=32)
+    np.testing.assert_array_equal(a.scales, b.scales)
+    np.testing.assert_array_equal(a.ranks, b.ranks)
+
+
+def test_positions_add_up_coherently_in_layers_with_correlated_inputs():
+    """All P positions of an example share its output gradient, so along the common direction of a
+    hidden layer's inputs (covariance v > 0 across positions and examples) the batch gradient adds
+    up coherently over the B*P samples, while the input layer (uncorrelated Gaussian pixels, v = 0)
+    only adds energies: in the ordered phase the hidden/input score-scale ratio grows with the image
+    and s_cr falls (docs/theory.md §8.6)."""
+    w = [3] + [32] * 9 + [10]
+    ratio, scr = [], []
+    for image in (1, 2, 4, 8):
+        vn = simulate_virtual_networks(as_architecture(w, "cnn", image_size=image), "tanh", 0.8 * SW_EOC, SB,
+                                       n_networks=64)  # fmt: skip
+        ratio.append(float(np.exp(np.mean(np.log(vn.scales[:, 5] / vn.scales[:, 0])))))
+        scr.append(eoc.critical_sparsity("snip", w, "tanh", 0.8 * SW_EOC, SB, arch="cnn", image_size=image,
+                                         n_networks=64).s_cr)  # fmt: skip
+    assert np.all(np.diff(ratio) > 0) and ratio[-1] > 2 * ratio[0], ratio
+    assert np.all(np.diff(scr) < 0), scr
+
+
+def test_a_described_cnn_gets_the_same_prediction_as_its_widths():
+    """eoc.nn.describe of the plain VGG at 8x8 records the spatial sizes, so the finite model counts the
+    same positions as as_architecture(..., image_size=8)."""
+    pytest.importorskip("torch")
+    import eoc.nn as enn
+
+    w = [3, 16, 16, 16, 10]
+    arch = enn.describe(enn.VGG(w[1:-1], in_channels=3, num_classes=10, activation="tanh", batch_norm=False), (3, 8, 8))
+    np.testing.assert_array_equal(arch.positions, [64, 64, 64, 1])
+    a = eoc.critical_sparsity("snip", arch, "tanh", 1.2, SB, n_networks=32)
+    b = eoc.critical_sparsity("snip", w, "tanh", 1.2, SB, arch="cnn", image_size=8, n_networks=32)
+    assert a.model == b.model == "finite" and a.s_cr == b.s_cr
+
+
+def test_pooling_stages_and_flattens_keep_one_position_per_example():
+    """Positions are resolved only for the validated chain (docs/theory.md §8.6): a VGG's max-pool stages and
+    a flatten before a dense layer keep one position per example, so the prediction is the widths' one."""
+    from eoc import Layer
+    from eoc._finite import sample_positions
+
+    pos, gap = sample_positions(as_architecture([3, 8, 8, 10], "cnn", image_size=6))
+    np.testing.assert_array_equal(pos, [36, 36, 1])
+    np.testing.assert_array_equal(gap, [1, 1, 36])
+    pooled = eoc.Architecture((Layer("c0", "conv", 3, 8, (3, 3), in_spatial=(8, 8), out_spatial=(8, 8)),
+                               Layer("c1", "conv", 8, 8, (3, 3), in_spatial=(4, 4), out_spatial=(4, 4)),
+                               Layer("fc", "dense", 8, 10)))  # fmt: skip
+    assert all(np.all(v == 1) for v in sample_positions(pooled))
+    torch = pytest.importorskip("torch")
+    import eoc.nn as enn
+
+    flat = enn.describe(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.Tanh(), torch.nn.Flatten(),
+                                            torch.nn.Linear(8 * 16, 10)), (3, 4, 4))  # fmt: skip
+    assert flat.positions[0] == 16 and all(np.all(v == 1) for v in sample_positions(flat))
+    vgg = enn.describe(enn.VGG("vgg11", 3, 10, batch_norm=False, width_multiplier=0.25), (3, 32, 32))
+    assert vgg.positions[0] == 1024 and np.all(sample_positions(vgg)[0] == 1)
+
+
+def _cnn_mean_square_scores(widths, sw, image, batch, replicas, seed):
+    torch = pytest.importorskip("torch")
+    from eoc.nn import VGG, compute_scores, init_
+    from eoc.sim import gaussian_inputs, random_labels
+
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for r in range(replicas):
+        x = gaussian_inputs(batch, widths[0] * image**2, generator=gen, dtype=torch.float64)
+        y = random_labels(batch, widths[-1], generator=gen)
+        model = VGG(list(widths[1:-1]), in_channels=widths[0], num_classes=widths[-1], activation="tanh",
+                    batch_norm=False).double()  # fmt: skip
+        init_(model, "tanh", sw, SB, generator=torch.Generator().manual_seed(seed + 31 * (r + 1)))
+        scores = compute_scores(model, "snip", x.view(batch, widths[0], image, image), y, generator=gen)
+        out.append([float((s * s).mean()) for s in scores.values()])
+    return np.array(out)
+
+
+@pytest.mark.parametrize("phase", [0.8, 1.0])
+def test_positions_predict_the_score_scales_of_simulated_cnns(phase):
+    """Simulation check (tanh CNN 3-32-32-32-10, 8x8 Gaussian images, batch 64, 16 networks): the mean
+    square SNIP score of each hidden convolution relative to the first, measured against the model's
+    mean a_l^2 ratio.  Counting positions: within 3 jackknife s.e. + 25 %, above the worst hidden-layer
+    gap stored in bench/data/validate_cnn_critical_sparsity.json (``mechanisms.scales``); one position
+    per example (the model before positions were counted) misses by more than a factor 2.5."""
+    w, sw = [3, 32, 32, 32, 10], phase * SW_EOC
+    ms = _cnn_mean_square_scores(w, sw, 8, 64, 16, seed=11)
+    ratio = ms[:, 1:3].mean(0) / ms[:, 0].mean()
+    jack = np.array([np.delete(ms, i, 0)[:, 1:3].mean(0) / np.delete(ms, i, 0)[:, 0].mean() for i in range(len(ms))])
+    se_log = np.sqrt((len(ms) - 1) * ((np.log(jack) - np.log(jack).mean(0)) ** 2).mean(0))
+    pred = {}
+    for image in (None, 8):
+        vn = simulate_virtual_networks(as_architecture(w, "cnn", image_size=image), "tanh", sw, SB, batch_size=64,
+                                       n_networks=256)  # fmt: skip
+        a2 = (vn.scales**2).mean(0)
+        pred[image] = a2[1:3] / a2[0]
+    assert np.all(np.abs(np.log(pred[8] / ratio)) < 3 * se_log + np.log(1.25)), (pred[8], ratio, se_log)
+    assert np.all(np.abs(np.log(pred[None] / ratio)) > np.log(2.5)), (pred[None], ratio)
+
+
+def test_the_cnn_numbers_of_theory_md_are_the_stored_validation():
+    """docs/theory.md §8.6 quotes bench/data/validate_cnn_critical_sparsity.json: every quoted number is there."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    data = json.loads((root / "bench" / "data" / "validate_cnn_critical_sparsity.json").read_text())
+    doc = (root / "docs" / "theory.md").read_text()
+    text = " ".join(doc[doc.index("### §8.6 Convolutions") : doc.index("### §8.7")].split())
+    s = data["summary"]
+    for key, digits in (("positions/target", 4), ("positions/out of sample", 3), ("one_position/target", 3),
+                        ("one_position/out of sample", 3), ("iid/target", 3), ("iid/out of sample", 3)):
+        assert f"RMS {'error ' if digits == 4 else ''}{s[key]['rms_error']:.{digits}f}, max {s[key]['max_abs_error']:.{digits}f}" in text, key
+    pad = {(r["depth"], r["image_size"]): r for r in data["mechanisms"]["padding"]}
+    r = pad[(20, 4)]
+    assert f"high by {r['predicted'] - r['zeros']:.3f} at L = 20 in the ordered phase ({r['zeros']:.3f} measured)" in text
+    assert f"{r['circular']:.3f} ± {r['circular_se']:.3f} against {r['predicted']:.3f} predicted" in text
+    r = pad[(10, 16)]
+    assert f"{r['circular']:.3f} ± {r['circular_se']:.3f} at L = 10" in text
+    table = {(r["group"], r["depth"], r["phase"]): r for r in data["table"]}
+    for depth in (10, 20):
+        r = table[("image 16", depth, "ordered")]
+        assert f"{r['positions']:.3f} against {r['measured']:.3f} ± {r['measured_se']:.3f} at L = {depth}" in text, depth
+    pool = {r["activation"]: r for r in data["mechanisms"]["pooling"]}
+    relu, tanh = pool["relu"], pool["tanh"]
+    assert (f"it predicts {relu['even_split']:.3f} (ReLU on its EOC) and {tanh['even_split']:.3f} (ordered tanh) where "
+            f"{relu['measured']:.4f} and {tanh['measured']:.4f} are measured, while one position per example gives "
+            f"{relu['one_position']:.4f} and {tanh['one_position']:.4f}") in text  # fmt: skip
+    ratios = [(np.array(x["positions"][1:3]) / np.array(x["measured"][1:3]),
+               np.array(x["measured"][1:3]) / np.array(x["one_position"][1:3])) for x in data["mechanisms"]["scales"]]
+    worst = max(float(np.max(np.abs(p - 1))) for p, _ in ratios)
+    lo, hi = min(float(o.min()) for _, o in ratios), max(float(o.max()) for _, o in ratios)
+    assert f"predicted {lo:.1f}-{hi:.0f}x too small; counting positions it is within {round(100 * worst)} %" in text

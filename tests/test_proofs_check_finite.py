@@ -105,7 +105,7 @@ def test_alternatives_summary_says_where_the_iid_model_fails_and_the_finite_one_
     only_finite = Comparison("b", 0.7, 0.7, 0.001, alternatives={"iid": 0.6})
     neither = Comparison("c", 0.2, 0.9, 0.001, alternatives={"iid": 0.1})
     tally = alternatives_tally([both, only_finite, neither], "iid")
-    assert (tally["comparisons"], tally["passes"]) == (3, 1)
+    assert (tally["comparisons"], tally["passes"], tally["fails_where_main_passes_count"]) == (3, 1, 1)
     assert [f["quantity"] for f in tally["fails_where_main_passes"]] == ["b"]
     text = alternatives_summary([both, only_finite, neither], "iid", "The iid model")
     assert text.startswith("The iid model at the same tolerances: passes 1 of 3") and "FAILs 1 where" in text

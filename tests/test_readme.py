@@ -101,3 +101,17 @@ def test_the_readme_accuracy_statements_hold_on_the_stored_validation():
         assert r["measured"] > by_depth[r["depth"]]["measured"]
         assert r["iid"] < by_depth[r["depth"]]["iid"]
         assert r["finite"] > by_depth[r["depth"]]["finite"]
+
+
+def test_the_readme_cnn_statement_holds_on_the_stored_cnn_validation():
+    """'within 0.015 ... tanh CNNs of 32 channels on 8x8 images (depths 5-20, all three phases)', 'one position per
+    example is off by up to 0.14' (bench/data/validate_cnn_critical_sparsity.json, its target points)."""
+    rows = [r for r in json.loads((ROOT / "bench" / "data" / "validate_cnn_critical_sparsity.json").read_text())["table"]
+            if r["group"] == "target"]  # fmt: skip
+    assert {(r["channels"], r["image_size"]) for r in rows} == {(32, 8)}
+    assert {r["depth"] for r in rows} == {5, 10, 20} and len({r["phase"] for r in rows}) == 3
+    text = " ".join(README.split())
+    assert "within 0.015 of the measured SNIP critical sparsity" in text
+    assert max(abs(r["positions"] - r["measured"]) for r in rows) <= 0.015
+    assert "one position per example is off by up to 0.14" in text
+    assert round(max(abs(r["one_position"] - r["measured"]) for r in rows), 2) == 0.14

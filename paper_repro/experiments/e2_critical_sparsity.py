@@ -16,9 +16,10 @@ uses:
   networks (:func:`proofs_check.claims.critical.measure_critical_sparsity` and
   :func:`~proofs_check.claims.critical.measure_module_critical_sparsity`);
 * a plain tanh CNN (``arch="cnn"``: 3x3 convolutions, global average pooling, dense
-  read-out) on Gaussian images: SNIP's predicted (both models) and measured :math:`s_{cr}`,
-  and as a diagnostic the finite model with ``batch_size`` = batch x image positions
-  (the model as stated treats one spatial position per example, docs/theory.md §8.5);
+  read-out) on Gaussian images: SNIP's predicted (both models) and measured :math:`s_{cr}`;
+  the finite model counts every convolution's batch x image positions
+  (``image_size``, docs/theory.md §8.6), and the same model with one position per
+  example (image size unknown) is drawn for comparison;
 * keep-fraction profiles per layer at a fixed sparsity, predicted and measured.
 
 Every (sweep point, phase, seed) is one cached run (:class:`Point`, :class:`CNNPoint`),
@@ -297,11 +298,11 @@ def _plot_cnn(cfg: Config, ctx: Context, cnn_rows: list[dict]) -> None:
         color = PHASE_COLORS[phase]
         ax.plot(x, [r["snip_predicted"] for r in sel], color=color, label=f"{PHASE_LABELS[phase]} (finite model)")
         ax.plot(x, [r["snip_predicted_iid"] for r in sel], color=color, **_IID_STYLE)
-        ax.plot(x, [r["snip_predicted_positions"] for r in sel], color=color, ls=":", lw=1.0)
+        ax.plot(x, [r["snip_predicted_one_position"] for r in sel], color=color, ls=":", lw=1.0)
         ax.errorbar(x, [r["snip_measured"] for r in sel], yerr=[2 * r["snip_se"] for r in sel], fmt="o", ms=3,
                     capsize=2, color=color)  # fmt: skip
     ax.plot([], [], color="0.4", **_IID_STYLE, label="paper's iid model")
-    ax.plot([], [], color="0.4", ls=":", lw=1.0, label="finite model, batch x positions (diagnostic)")
+    ax.plot([], [], color="0.4", ls=":", lw=1.0, label="finite model, one position per example")
     ax.plot([], [], "o", ms=3, color="0.4", label="measured (mean +- 2 s.e.)")
     xs = sorted({r["depth"] for r in cnn_rows})
     ax.set_xticks(xs, [str(d) for d in xs])
@@ -312,9 +313,9 @@ def _plot_cnn(cfg: Config, ctx: Context, cnn_rows: list[dict]) -> None:
     ctx.figure(
         fig, "scr_cnn",
         f"SNIP s_cr of a tanh CNN ({cfg.cnn_channels} channels, 3x3, global average pooling) against depth: the "
-        "finite-width model (solid), the paper's iid model (dashed) and measured networks (mean +- 2 s.e.); dotted, a "
-        "diagnostic: the finite model with every spatial position counted as an example (batch x image positions), "
-        "which the model as stated (one position per example, docs/theory.md §8.5) does not do",
+        "finite-width model counting the batch x image positions of every convolution (solid, docs/theory.md §8.6), "
+        "the paper's iid model (dashed) and measured networks (mean +- 2 s.e.); dotted, the finite model with one "
+        "position per example (the image size unknown)",
     )  # fmt: skip
 
 
@@ -385,8 +386,8 @@ def summarize(n: dict) -> Summary:
             findings.append(
                 f"CNN, {PHASE_LABELS[r['phase']]}, L = {r['depth']}: SNIP s_cr measured {num(r['snip_measured'])} ± "
                 f"{num(r['snip_se'])}, finite model {num(r['snip_predicted'])}, paper's iid model "
-                f"{num(r['snip_predicted_iid'])}; the finite model with every image position counted as an example "
-                f"(diagnostic) {num(r['snip_predicted_positions'])}."
+                f"{num(r['snip_predicted_iid'])}; the finite model with one position per example "
+                f"{num(r['snip_predicted_one_position'])}."
             )
     findings.append(tally_sentence(n["iid"], "iid", "SNIP by " + n["iid_label"], fmt=num))
     return Summary(setting, findings)
@@ -461,12 +462,13 @@ def run(cfg: Config, ctx: Context) -> dict:
     for (depth, phase), m in _pool(cnn_tagged, cnn_results).items():
         common = {"method": "snip", "widths": list(_cnn_widths(cfg, depth)), "act": "tanh", "sigma_w": sigma_ws[phase],
                   "sigma_b": cfg.sigma_b, "arch": "cnn", "batch": cfg.batch}  # fmt: skip
-        fin, iid = predict_critical_sparsity(**common), predict_critical_sparsity(**common, model="iid")
-        positions = predict_critical_sparsity(**{**common, "batch": cfg.batch * cfg.cnn_image_size**2})
+        fin = predict_critical_sparsity(**common, image_size=cfg.cnn_image_size)
+        iid = predict_critical_sparsity(**common, model="iid")
+        one_position = predict_critical_sparsity(**common)
         ms, es = verdicts.mean_se(m["snip_s_cr"])
         cnn_rows.append({"depth": depth, "phase": phase, "sigma_w": sigma_ws[phase], "snip_predicted": fin.s_cr,
                          "snip_predicted_se": fin.s_cr_se, "snip_predicted_iid": iid.s_cr,
-                         "snip_predicted_positions": positions.s_cr, "snip_measured": ms, "snip_se": es,
+                         "snip_predicted_one_position": one_position.s_cr, "snip_measured": ms, "snip_se": es,
                          "networks": len(m["snip_s_cr"])})  # fmt: skip
         c = compare_critical_sparsity(f"s_cr SNIP CNN {PHASE_LABELS[phase]}, L={depth}", m["snip_s_cr"], finite=fin, iid=iid)
         snip_comparisons.append(c)

@@ -89,13 +89,14 @@ class CriticalSparsityMeasurement:
 
 def predict_critical_sparsity(
     *, method: str, widths, act, sigma_w, sigma_b, arch: str = "ffnn", alpha=None, model: str = "finite",
-    batch: int = 128,
+    batch: int = 128, image_size: int | None = None,
 ) -> eoc.CriticalSparsity:
     """The prediction of :func:`eoc.critical_sparsity`: ``model="finite"`` (default; the
-    finite-width model of docs/theory.md §8 for a scoring batch of ``batch``) or
-    ``model="iid"`` (the paper's iid score laws, docs/theory.md §4)."""
+    finite-width model of docs/theory.md §8 for a scoring batch of ``batch``, counting a
+    CNN's ``image_size`` x ``image_size`` positions where given, §8.6) or ``model="iid"``
+    (the paper's iid score laws, docs/theory.md §4)."""
     return eoc.critical_sparsity(method, list(widths), act, sigma_w, sigma_b, arch=arch, alpha=alpha, model=model,
-                                 batch_size=batch)  # fmt: skip
+                                 batch_size=batch, image_size=image_size)  # fmt: skip
 
 
 def compare_critical_sparsity(
