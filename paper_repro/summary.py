@@ -125,6 +125,8 @@ def write_summary(exp: Any, ctx: Any, numbers: dict) -> str:
 # A number written in prose: not part of an identifier (E9, ResNet32, chi_1, q^0, x0.5).
 _NUMBER = re.compile(r"(?<![\w.^])[-+]?(?:\d+\.\d+|\d+)(?:[eE][-+]?\d+)?(?!\w|\.\d)")
 _CODE = re.compile(r"`[^`]*`")
+#: Section citations (``docs/theory.md §8.6``) are references, not numbers.
+_SECTION = re.compile(r"§\s?\d+(?:\.\d+)*")
 
 
 def _values(obj: Any) -> Iterator[float]:
@@ -150,7 +152,8 @@ def _resolution(token: str) -> float:
 
 def unsourced_numbers(summary: str, numbers: dict) -> list[str]:
     """Every number of the Setting, Numbers and Verdict sections of ``summary`` that is not
-    the rounding of a value in ``numbers`` (signs ignored); formulas in backticks are skipped.
+    the rounding of a value in ``numbers`` (signs ignored); formulas in backticks and section
+    citations (``§8.6``) are skipped.
 
     An empty list means every stated number comes from ``numbers.json``.
     """
@@ -159,7 +162,7 @@ def unsourced_numbers(summary: str, numbers: dict) -> list[str]:
     arr = np.asarray(values)
     missing = []
     for line in body.splitlines():
-        text = _CODE.sub(" ", line)
+        text = _SECTION.sub(" ", _CODE.sub(" ", line))
         for m in _NUMBER.finditer(text):
             t = abs(float(m.group()))
             tol = _resolution(m.group()) * (1 + 1e-9) + 1e-300

@@ -69,6 +69,16 @@ CATALOG: tuple[ClaimInfo, ...] = (
         "(§4) is recorded alongside.",
     ),
     ClaimInfo(
+        "sbp-critical-sparsity-cnn",
+        "critical",
+        "SNIP on a plain CNN: critical sparsity in the three phases, positions counted",
+        "For SNIP on a plain tanh CNN (3 - 32 x (L-1) - 10, 3x3 convolutions, global average pooling, 8x8 Gaussian "
+        "images, batch 128) the finite model that counts every convolution's batch x image positions (docs/theory.md "
+        "§8.6) predicts s_cr in the ordered, EOC and chaotic phases within its own stated error (its Monte-Carlo error "
+        "and FINITE_CNN_MODEL_ERROR, derived from its stored CNN validation); the paper's iid model and the finite "
+        "model with one position per example are recorded alongside.",
+    ),
+    ClaimInfo(
         "pruned-leaves-eoc",
         "pruned",
         "Pruning moves an edge-of-chaos network into the ordered phase",

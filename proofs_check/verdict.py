@@ -61,10 +61,16 @@ __all__ = [
     "MODEL_ERRORS",
     "FINITE_VALIDATION",
     "FINITE_MODEL_UNMODELLED",
+    "FINITE_CNN_VALIDATION",
+    "FINITE_CNN_UNMODELLED",
     "ModelError",
     "load_finite_validation",
     "finite_model_error",
     "stored_finite_model_error",
+    "load_finite_cnn_validation",
+    "finite_cnn_unmodelled",
+    "finite_cnn_model_error",
+    "stored_finite_cnn_model_error",
     "finite_model_unmodelled",
     "alternatives_summary",
     "alternatives_tally",
@@ -128,6 +134,20 @@ FINITE_MODEL_UNMODELLED = (
 )
 
 
+#: The stored validation of the finite model on plain CNNs, positions counted
+#: (``bench/validate_cnn_critical_sparsity.py`` writes it; docs/theory.md §8.6 quotes it).
+FINITE_CNN_VALIDATION = FINITE_VALIDATION.parent / "validate_cnn_critical_sparsity.json"
+
+#: Image sizes of the CNN validation where docs/theory.md §8.6 names a mechanism the model
+#: leaves out, as ``(smallest, largest, mechanism)`` (None: unbounded).
+FINITE_CNN_UNMODELLED = (
+    (None, 4, "zero padding: most positions of a small image lie on the border, where a kernel reads fewer inputs, "
+     "which the model (no border) does not see; s_cr is predicted high (docs/theory.md §8.6)"),
+    (16, None, "spatial correlations of a fixed network's fields make fewer of a large image's positions "
+     "independent than the model counts; s_cr is predicted low (docs/theory.md §8.6)"),
+)
+
+
 @dataclass(frozen=True)
 class ModelError:
     """A model-error allowance derived from data: its name, value and derivation (for reports).
@@ -178,6 +198,18 @@ def _unmodelled(row: Mapping) -> str:
     return finite_model_unmodelled(row["kind"], row["variant"], row["depth"])
 
 
+def _noise_corrected_biases(rows, label, skip) -> list[tuple[str, float]]:
+    """Per row not skipped: ``(label(row), sqrt(max(gap^2 - SE^2, 0)))`` (:func:`finite_model_error`)."""
+    out = []
+    for r in rows:
+        if skip(r):
+            continue
+        d = float(r["measured"]) - float(r["finite"])
+        var = float(r["measured_se"]) ** 2 + float(r["finite_se"]) ** 2
+        out.append((label(r), math.sqrt(max(d * d - var, 0.0))))
+    return out
+
+
 def finite_model_error(rows: Sequence[Mapping] | None = None) -> ModelError:
     r"""The model-error allowance of the finite-width SNIP model (docs/theory.md §8.5), derived.
 
@@ -211,14 +243,8 @@ otin U} \hat b_i
         measured_se, finite, finite_se``); default the stored file.
     """
     rows = load_finite_validation() if rows is None else list(rows)
-    inputs = []
-    for r in rows:
-        if _unmodelled(r):
-            continue
-        d = float(r["measured"]) - float(r["finite"])
-        var = float(r["measured_se"]) ** 2 + float(r["finite_se"]) ** 2
-        label = f"{r['kind']} {r['variant']} L={r['depth']} N={r['width']} B={r['batch']}"
-        inputs.append((label, math.sqrt(max(d * d - var, 0.0))))
+    inputs = _noise_corrected_biases(rows, lambda r: f"{r['kind']} {r['variant']} L={r['depth']} N={r['width']} B={r['batch']}",
+                                     _unmodelled)  # fmt: skip
     if not inputs:
         raise ValueError("the validation rows hold no setting outside FINITE_MODEL_UNMODELLED: no allowance can be derived")
     worst = max(inputs, key=lambda t: t[1])
@@ -235,6 +261,61 @@ otin U} \hat b_i
 def stored_finite_model_error() -> ModelError:
     """:func:`finite_model_error` of the stored validation, computed once per process."""
     return finite_model_error()
+
+
+def load_finite_cnn_validation(path=None) -> list[dict]:
+    """The rows of the stored CNN validation (:data:`FINITE_CNN_VALIDATION`), in the keys of
+    :func:`finite_model_error` (``finite`` = the model counting positions) plus ``image_size``."""
+    path = Path(FINITE_CNN_VALIDATION if path is None else path)
+    try:
+        rows = json.loads(path.read_text())["table"]
+        return [{"kind": "cnn", "variant": r["phase"], "group": r["group"], "depth": int(r["depth"]),
+                 "width": int(r["channels"]), "batch": int(r["batch"]), "image_size": int(r["image_size"]),
+                 "measured": float(r["measured"]), "measured_se": float(r["measured_se"]),
+                 "finite": float(r["positions"]), "finite_se": float(r["positions_se"])} for r in rows]  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(
+            f"cannot read the finite model's stored CNN validation {str(path)!r} ({exc}); it is written by "
+            "bench/validate_cnn_critical_sparsity.py (a source checkout of eoc-pruning holds it)"
+        ) from None
+
+
+def finite_cnn_unmodelled(image_size: int) -> str:
+    """The mechanism of :data:`FINITE_CNN_UNMODELLED` that covers a CNN's image size ("" if none)."""
+    for lo, hi, why in FINITE_CNN_UNMODELLED:
+        if (lo is None or image_size >= lo) and (hi is None or image_size <= hi):
+            return why
+    return ""
+
+
+def finite_cnn_model_error(rows: Sequence[Mapping] | None = None) -> ModelError:
+    r"""The allowance of the finite SNIP model on plain CNNs, positions counted (docs/theory.md §8.6).
+
+    Derived as :func:`finite_model_error` (the largest noise-corrected bias
+    :math:`\sqrt{\max(d_i^2 - \sigma_i^2, 0)}`) over the stored CNN validation
+    (:func:`load_finite_cnn_validation`), every setting except the image sizes of
+    :data:`FINITE_CNN_UNMODELLED`, whose gaps are known failures to report.
+    """
+    rows = load_finite_cnn_validation() if rows is None else list(rows)
+    inputs = _noise_corrected_biases(
+        rows, lambda r: f"cnn {r['variant']} L={r['depth']} C={r['width']} {r['image_size']}x{r['image_size']} B={r['batch']}",
+        lambda r: finite_cnn_unmodelled(r["image_size"]),
+    )  # fmt: skip
+    if not inputs:
+        raise ValueError("the CNN validation rows hold no setting outside FINITE_CNN_UNMODELLED: no allowance can be derived")
+    worst = max(inputs, key=lambda t: t[1])
+    derivation = (
+        f"largest noise-corrected bias sqrt(max(gap^2 - SE^2, 0)) of the finite model, positions counted, over "
+        f"{len(inputs)} validated CNN settings (bench/data/validate_cnn_critical_sparsity.json; {len(rows) - len(inputs)} "
+        f"settings of the image sizes the model leaves out, docs/theory.md §8.6, excluded), attained at {worst[0]}"
+    )
+    return ModelError("FINITE_CNN_MODEL_ERROR", worst[1], derivation, tuple(inputs))
+
+
+@functools.cache
+def stored_finite_cnn_model_error() -> ModelError:
+    """:func:`finite_cnn_model_error` of the stored CNN validation, computed once per process."""
+    return finite_cnn_model_error()
 
 
 def false_alarm_probability(n_comparisons: int, z: float = Z) -> float:
@@ -396,8 +477,8 @@ def _allowance(model_error) -> tuple[float, str]:
     name (``"FINITE_MODEL_ERROR"``: the stored derivation), or a number (0 or a constant's value)."""
     if isinstance(model_error, ModelError):
         return float(model_error.value), model_error.name
-    if model_error == "FINITE_MODEL_ERROR":
-        m = stored_finite_model_error()
+    if model_error in ("FINITE_MODEL_ERROR", "FINITE_CNN_MODEL_ERROR"):
+        m = stored_finite_model_error() if model_error == "FINITE_MODEL_ERROR" else stored_finite_cnn_model_error()
         return float(m.value), m.name
     if isinstance(model_error, str):
         if model_error not in MODEL_ERRORS:

@@ -170,9 +170,9 @@ def test_the_summary_is_rendered_from_numbers_json(tmp_path, capsys):
     assert main(["report", "--figures-dir", str(tmp_path)]) == 0
     summary = (tmp_path / "E9" / "summary.md").read_text()
     assert "published code uses 1.23456" in summary
-    assert unsourced_numbers(summary + "\n- an invented 0.777 result\n", numbers) == [
-        "'0.777' in: - an invented 0.777 result"
-    ]
+    assert unsourced_numbers(summary + "\n- an invented 0.777 result (docs/theory.md §8.6)\n", numbers) == [
+        "'0.777' in: - an invented 0.777 result (docs/theory.md §8.6)"
+    ]  # the section citation is no number
 
 
 def test_concurrent_runs_into_one_figures_folder_both_succeed(tmp_path):

@@ -21,6 +21,7 @@ REQUIRED = {
     "gradient-maps",
     "mbp-critical-sparsity",
     "sbp-critical-sparsity-phases",
+    "sbp-critical-sparsity-cnn",
     "pruned-leaves-eoc",
     "rescaling-restores-eoc",
     "resnet-explodes",

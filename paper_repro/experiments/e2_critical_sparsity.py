@@ -30,7 +30,8 @@ exact prediction is drawn and tabulated, not judged: with a few networks per poi
 standard error of its skewed extreme-value statistic is itself too noisy for a 4 s.e.
 test), and SNIP's the finite model's within its own stated error (its Monte-Carlo error and
 ``FINITE_MODEL_ERROR``, derived in :func:`proofs_check.verdict.finite_model_error`); the
-same for SNIP on the CNN; and off the EOC, at depths of ``side_depth`` and more, every
+same for SNIP on the CNN, with the CNN allowance ``FINITE_CNN_MODEL_ERROR``
+(:func:`proofs_check.verdict.finite_cnn_model_error`); and off the EOC, at depths of ``side_depth`` and more, every
 network's first collapsing layer lies on the predicted side (input side in the ordered
 phase, output side in the chaotic phase).  How the paper's iid model fares at the same
 tolerances is reported next to the verdict.
@@ -206,7 +207,9 @@ def _points(cfg: Config, sigma_ws: dict) -> list[tuple[str, int, int, str, Point
 
 
 def _cnn_widths(cfg: Config, depth: int) -> tuple:
-    return (3, *([cfg.cnn_channels] * (depth - 1)), cfg.outputs)
+    from proofs_check.claims.critical import cnn_widths
+
+    return tuple(cnn_widths(cfg.cnn_channels, depth, outputs=cfg.outputs))
 
 
 def _cnn_points(cfg: Config, sigma_ws: dict) -> list[tuple[int, str, CNNPoint]]:
@@ -355,7 +358,9 @@ def summarize(n: dict) -> Summary:
         + " (GraSP and SynFlow single-shot); SNIP predicted by the finite-width model (docs/theory.md §8) with its "
         f"allowance FINITE_MODEL_ERROR = {num(n['finite_model_error'])} plus its Monte-Carlo error, and by the paper's "
         f"iid model. CNN: {s['cnn_channels']} channels, 3x3, {s['cnn_image_size']}x{s['cnn_image_size']} Gaussian "
-        f"images, depths {', '.join(map(str, s['cnn_depths']))}, {s['cnn_replicas']} networks per point and seed.",
+        f"images, depths {', '.join(map(str, s['cnn_depths']))}, {s['cnn_replicas']} networks per point and seed; SNIP "
+        f"predicted by the finite model counting positions (docs/theory.md §8.6) with its allowance "
+        f"FINITE_CNN_MODEL_ERROR = {num(n['finite_cnn_model_error'])} plus its Monte-Carlo error.",
     ]
     findings = []
     depth_rows = [r for r in n["points"] if r["sweep"] == "depth"]
@@ -410,7 +415,7 @@ def _snip_expectation(statement: str, comparison, n: int) -> verdicts.Expectatio
 @register("E2", profiles=PROFILES, summarize=summarize)
 def run(cfg: Config, ctx: Context) -> dict:
     from proofs_check.claims.critical import IID_LABEL, compare_critical_sparsity, predict_critical_sparsity
-    from proofs_check.verdict import alternatives_tally, stored_finite_model_error
+    from proofs_check.verdict import alternatives_tally, stored_finite_cnn_model_error, stored_finite_model_error
 
     w_eoc = float(eoc.edge_of_chaos("tanh", cfg.sigma_b))
     sigma_ws = {phase: f * w_eoc for phase, f in cfg.phases.items()}
@@ -470,7 +475,8 @@ def run(cfg: Config, ctx: Context) -> dict:
                          "snip_predicted_se": fin.s_cr_se, "snip_predicted_iid": iid.s_cr,
                          "snip_predicted_one_position": one_position.s_cr, "snip_measured": ms, "snip_se": es,
                          "networks": len(m["snip_s_cr"])})  # fmt: skip
-        c = compare_critical_sparsity(f"s_cr SNIP CNN {PHASE_LABELS[phase]}, L={depth}", m["snip_s_cr"], finite=fin, iid=iid)
+        c = compare_critical_sparsity(f"s_cr SNIP CNN {PHASE_LABELS[phase]}, L={depth}", m["snip_s_cr"], finite=fin, iid=iid,
+                                      allowance="FINITE_CNN_MODEL_ERROR")  # fmt: skip
         snip_comparisons.append(c)
         expectations.append(_snip_expectation(
             "CNN, SNIP: s_cr as the finite-width model predicts, within its stated error", c, len(m["snip_s_cr"])
@@ -494,6 +500,7 @@ def run(cfg: Config, ctx: Context) -> dict:
         "setting": asdict(cfg),
         "sigma_w": sigma_ws,
         "finite_model_error": stored_finite_model_error().value,
+        "finite_cnn_model_error": stored_finite_cnn_model_error().value,
         "points": rows,
         "cnn_points": cnn_rows,
         "iid": alternatives_tally(snip_comparisons, "iid"),

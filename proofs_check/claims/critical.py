@@ -30,7 +30,9 @@ from ..verdict import (
     compare,
     compare_exact,
     compare_proportion,
+    finite_cnn_unmodelled,
     finite_model_unmodelled,
+    stored_finite_cnn_model_error,
     stored_finite_model_error,
 )
 from .common import SIGMA_B, generator, tanh_phase_sigma_w
@@ -39,6 +41,7 @@ __all__ = [
     "INPUT_DIM",
     "OUTPUTS",
     "ffnn_widths",
+    "cnn_widths",
     "CriticalSparsityMeasurement",
     "predict_critical_sparsity",
     "compare_critical_sparsity",
@@ -100,14 +103,17 @@ def predict_critical_sparsity(
 
 
 def compare_critical_sparsity(
-    quantity: str, samples, *, finite: eoc.CriticalSparsity, iid: eoc.CriticalSparsity, resolution: float | None = None
+    quantity: str, samples, *, finite: eoc.CriticalSparsity, iid: eoc.CriticalSparsity, resolution: float | None = None,
+    allowance: str = "FINITE_MODEL_ERROR", others: dict | None = None,
 ) -> Comparison:
     """Measured :math:`s_{cr}` (``samples``, one per network) against the finite model's prediction.
 
     Tolerance :math:`z\\sqrt{\\mathrm{SE}^2 + \\mathrm{SE}_{\\rm model}^2} + \\epsilon_{\\rm finite}`: the
     model's Monte-Carlo error over its virtual networks (``finite.s_cr_se``) and its
-    structural allowance ``FINITE_MODEL_ERROR`` (:func:`proofs_check.verdict.finite_model_error`,
-    docs/theory.md §8.5).  ``iid.s_cr`` is recorded as the alternative ``"iid"``.
+    structural allowance, ``FINITE_MODEL_ERROR`` (:func:`proofs_check.verdict.finite_model_error`,
+    docs/theory.md §8.5) or, for a CNN, ``"FINITE_CNN_MODEL_ERROR"``
+    (:func:`proofs_check.verdict.finite_cnn_model_error`, §8.6).  ``iid.s_cr`` is recorded as
+    the alternative ``"iid"``, and ``others`` (name: s_cr) beside it.
 
     Raises
     ------
@@ -118,8 +124,8 @@ def compare_critical_sparsity(
     if finite.model != "finite" and finite.method == "snip":
         raise ValueError(f"finite must be a prediction of model='finite', got model={finite.model!r}")
     return compare(
-        quantity, finite.s_cr, samples, model_error="FINITE_MODEL_ERROR" if finite.method == "snip" else 0.0,
-        resolution=resolution, predicted_se=finite.s_cr_se, alternatives={"iid": iid.s_cr},
+        quantity, finite.s_cr, samples, model_error=allowance if finite.method == "snip" else 0.0,
+        resolution=resolution, predicted_se=finite.s_cr_se, alternatives={"iid": iid.s_cr, **(others or {})},
     )  # fmt: skip
 
 
@@ -343,3 +349,52 @@ def sbp_critical_sparsity_phases(ctx: CheckContext):
         "which the finite model accounts for and the iid model does not"
     )
     return out
+
+
+def cnn_widths(channels: int, depth: int, *, in_channels: int = 3, outputs: int = OUTPUTS) -> list[int]:
+    """``in_channels - channels x (depth - 1) - outputs``: the plain CNN of the CNN claim (depth weight layers)."""
+    return [in_channels] + [channels] * (depth - 1) + [outputs]
+
+
+@claim(
+    "sbp-critical-sparsity-cnn",
+    sizes={
+        "tiny": {"channels": 16, "depths": (5,), "image_size": 8, "replicas": 4, "batch": 64},
+        "quick": {"channels": 32, "depths": (10, 20), "image_size": 8, "replicas": 8, "batch": 128},
+        "full": {"channels": 32, "depths": (5, 10, 20, 40), "image_size": 8, "replicas": 32, "batch": 128},
+    },
+)
+def sbp_critical_sparsity_cnn(ctx: CheckContext):
+    s = ctx.sizes
+    out = []
+    for i, depth in enumerate(s["depths"]):
+        widths = cnn_widths(s["channels"], depth)
+        for j, (phase, sw) in enumerate(tanh_phase_sigma_w(SIGMA_B).items()):
+            m = measure_module_critical_sparsity(
+                method="snip", widths=widths, act="tanh", sigma_w=sw, sigma_b=SIGMA_B, replicas=s["replicas"],
+                batch=s["batch"], arch="cnn", image_size=s["image_size"], seed=ctx.seed_for(100 * i + j),
+                device=ctx.device, dtype=ctx.dtype,
+            )  # fmt: skip
+            common = {"method": "snip", "widths": widths, "act": "tanh", "sigma_w": sw, "sigma_b": SIGMA_B,
+                      "arch": "cnn", "batch": s["batch"]}  # fmt: skip
+            pred = predict_critical_sparsity(**common, image_size=s["image_size"])
+            iid = predict_critical_sparsity(**common, model="iid")
+            one = predict_critical_sparsity(**common)
+            out.append(compare_critical_sparsity(
+                f"s_cr CNN tanh {phase} L={depth}", m, finite=pred, iid=iid, resolution=ctx.resolution(0.1),
+                allowance="FINITE_CNN_MODEL_ERROR", others={"one position": one.s_cr},
+            ))  # fmt: skip
+    allowance = stored_finite_cnn_model_error()
+    ctx.note(
+        f"plain tanh CNN ({s['channels']} channels, 3x3 convolutions with zero padding, global average pooling, dense "
+        f"read-out), {s['image_size']}x{s['image_size']} Gaussian images, random labels, batch {s['batch']}. s_cr: the "
+        "finite model counting every convolution's batch x positions samples (docs/theory.md §8.6) with tolerance "
+        f"4 sqrt(SE^2 + SE_model^2) + FINITE_CNN_MODEL_ERROR = {allowance.value:.4f} ({allowance.derivation})"
+    )
+    ctx.note(alternatives_summary(out, "iid", IID_LABEL[0].upper() + IID_LABEL[1:]))
+    ctx.note(alternatives_summary(out, "one position", "The finite model with one position per example (image size unknown)"))
+    why = finite_cnn_unmodelled(s["image_size"])
+    if why:
+        ctx.note(f"at {s['image_size']}x{s['image_size']} images a known limit of the model applies: {why}")
+    return out
+
