@@ -198,16 +198,24 @@ def _unmodelled(row: Mapping) -> str:
     return finite_model_unmodelled(row["kind"], row["variant"], row["depth"])
 
 
-def _noise_corrected_biases(rows, label, skip) -> list[tuple[str, float]]:
-    """Per row not skipped: ``(label(row), sqrt(max(gap^2 - SE^2, 0)))`` (:func:`finite_model_error`)."""
-    out = []
+def _derived_allowance(name, rows, label, skip, skip_name, model, source, excluded) -> ModelError:
+    """The largest noise-corrected bias ``sqrt(max(gap^2 - SE^2, 0))`` over the rows not skipped
+    (:func:`finite_model_error`), as the :class:`ModelError` ``name`` with its derivation."""
+    inputs = []
     for r in rows:
         if skip(r):
             continue
         d = float(r["measured"]) - float(r["finite"])
         var = float(r["measured_se"]) ** 2 + float(r["finite_se"]) ** 2
-        out.append((label(r), math.sqrt(max(d * d - var, 0.0))))
-    return out
+        inputs.append((label(r), math.sqrt(max(d * d - var, 0.0))))
+    if not inputs:
+        raise ValueError(f"the validation rows hold no setting outside {skip_name}: no allowance can be derived")
+    worst = max(inputs, key=lambda t: t[1])
+    derivation = (
+        f"largest noise-corrected bias sqrt(max(gap^2 - SE^2, 0)) of the finite model{model or ' '}over {len(inputs)} "
+        f"validated settings ({source}; {len(rows) - len(inputs)} settings {excluded}, excluded), attained at {worst[0]}"
+    )
+    return ModelError(name, worst[1], derivation, tuple(inputs))
 
 
 def finite_model_error(rows: Sequence[Mapping] | None = None) -> ModelError:
@@ -243,18 +251,11 @@ otin U} \hat b_i
         measured_se, finite, finite_se``); default the stored file.
     """
     rows = load_finite_validation() if rows is None else list(rows)
-    inputs = _noise_corrected_biases(rows, lambda r: f"{r['kind']} {r['variant']} L={r['depth']} N={r['width']} B={r['batch']}",
-                                     _unmodelled)  # fmt: skip
-    if not inputs:
-        raise ValueError("the validation rows hold no setting outside FINITE_MODEL_UNMODELLED: no allowance can be derived")
-    worst = max(inputs, key=lambda t: t[1])
-    excluded = len(rows) - len(inputs)
-    derivation = (
-        f"largest noise-corrected bias sqrt(max(gap^2 - SE^2, 0)) of the finite model over {len(inputs)} validated "
-        f"settings (bench/data/validate_critical_sparsity.json; {excluded} settings of the regimes the model leaves "
-        f"out, docs/theory.md §8.5, excluded), attained at {worst[0]}"
-    )
-    return ModelError("FINITE_MODEL_ERROR", worst[1], derivation, tuple(inputs))
+    return _derived_allowance(
+        "FINITE_MODEL_ERROR", rows, lambda r: f"{r['kind']} {r['variant']} L={r['depth']} N={r['width']} B={r['batch']}",
+        _unmodelled, "FINITE_MODEL_UNMODELLED", "", "bench/data/validate_critical_sparsity.json",
+        "of the regimes the model leaves out, docs/theory.md §8.5",
+    )  # fmt: skip
 
 
 @functools.cache
@@ -297,19 +298,12 @@ def finite_cnn_model_error(rows: Sequence[Mapping] | None = None) -> ModelError:
     :data:`FINITE_CNN_UNMODELLED`, whose gaps are known failures to report.
     """
     rows = load_finite_cnn_validation() if rows is None else list(rows)
-    inputs = _noise_corrected_biases(
-        rows, lambda r: f"cnn {r['variant']} L={r['depth']} C={r['width']} {r['image_size']}x{r['image_size']} B={r['batch']}",
-        lambda r: finite_cnn_unmodelled(r["image_size"]),
+    return _derived_allowance(
+        "FINITE_CNN_MODEL_ERROR", rows,
+        lambda r: f"cnn {r['variant']} L={r['depth']} C={r['width']} {r['image_size']}x{r['image_size']} B={r['batch']}",
+        lambda r: finite_cnn_unmodelled(r["image_size"]), "FINITE_CNN_UNMODELLED", ", positions counted, ",
+        "bench/data/validate_cnn_critical_sparsity.json", "of the image sizes the model leaves out, docs/theory.md §8.6",
     )  # fmt: skip
-    if not inputs:
-        raise ValueError("the CNN validation rows hold no setting outside FINITE_CNN_UNMODELLED: no allowance can be derived")
-    worst = max(inputs, key=lambda t: t[1])
-    derivation = (
-        f"largest noise-corrected bias sqrt(max(gap^2 - SE^2, 0)) of the finite model, positions counted, over "
-        f"{len(inputs)} validated CNN settings (bench/data/validate_cnn_critical_sparsity.json; {len(rows) - len(inputs)} "
-        f"settings of the image sizes the model leaves out, docs/theory.md §8.6, excluded), attained at {worst[0]}"
-    )
-    return ModelError("FINITE_CNN_MODEL_ERROR", worst[1], derivation, tuple(inputs))
 
 
 @functools.cache
