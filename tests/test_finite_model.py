@@ -385,6 +385,10 @@ def test_the_cnn_numbers_of_theory_md_are_the_stored_validation():
     for depth in (10, 20):
         r = table[("image 16", depth, "ordered")]
         assert f"{r['positions']:.3f} against {r['measured']:.3f} ± {r['measured_se']:.3f} at L = {depth}" in text, depth
+    big = {(r["channels"], r["image_size"]): r["gap"] for r in data["mechanisms"]["large_images"]}
+    ratio = big[(64, 16)] / big[(32, 16)]
+    assert (f"{big[(32, 16)]:.3f} with 32 channels, {big[(64, 16)]:.3f} with 64 (a factor {ratio:.2f}" in text
+            and f"8x8 images are within {big[(64, 8)]:+.3f}" in text)  # fmt: skip
     pool = {r["activation"]: r for r in data["mechanisms"]["pooling"]}
     relu, tanh = pool["relu"], pool["tanh"]
     assert (f"it predicts {relu['even_split']:.3f} (ReLU on its EOC) and {tanh['even_split']:.3f} (ordered tanh) where "
