@@ -226,7 +226,9 @@ class RayExecutor:
                     in_flight[remote.options(name=name, **options).remote(task, driver, threads)] = task
                 if not in_flight:
                     break
-                done, _ = ray.wait(list(in_flight), num_returns=1)
+                done, rest = ray.wait(list(in_flight), num_returns=1)
+                if rest:  # every result already in, so that a failure among them stops submission now
+                    done += ray.wait(rest, num_returns=len(rest), timeout=0)[0]
                 for ref in done:
                     task = in_flight.pop(ref)
                     try:
