@@ -298,6 +298,11 @@ def _prune_predict(p: argparse.ArgumentParser):
             "collapse_order": list(pred.collapse_order),
             "keep_fractions": {f"{s:g}": k for s, k in zip(ns.sparsity, keep)},
         }
+        if ns.arch == "cnn" and ns.model == "finite" and ns.method == "snip":
+            from ._finite import sample_positions
+
+            # the samples per example each layer's gradient sums (docs/theory.md §8.6): 1 = positions not counted
+            out["positions_per_example"] = [int(p) for p in sample_positions(arch)[0]]
         if ns.arch != "resnet":
             after = {}
             for s, k in zip(ns.sparsity, keep):

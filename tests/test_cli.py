@@ -79,7 +79,9 @@ def test_prune_predict_counts_the_positions_of_a_cnn_given_its_image_size(capsys
     assert code == 0
     ref = eoc.predict_critical_sparsity("snip", [3] + [32] * 9 + [10], "tanh", 1.0, 0.2, arch="cnn", image_size=8)
     assert json.loads(out)["critical_sparsity"] == pytest.approx(ref, rel=1e-12)
+    assert json.loads(out)["positions_per_example"] == [64] * 9 + [1]
     code, out, _ = run(capsys, *args)
     assert json.loads(out)["critical_sparsity"] > ref + 0.01  # one position per example: the model without them
+    assert json.loads(out)["positions_per_example"] == [1] * 10
     code, _, err = run(capsys, "prune-predict", "--method", "snip", "--widths", "784,100,10", "--sigma-w", "1", "--image-size", "8")
     assert code == 2 and "--image-size 8 is only meaningful with --arch cnn" in err
