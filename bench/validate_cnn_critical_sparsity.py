@@ -79,20 +79,12 @@ def settings(quick: bool) -> list[tuple]:
 
 def _scored_cnns(widths, sw, image, batch, replicas, seed, padding="zeros"):
     """Per network: the SNIP scores of E2's CNN at (sw, SB), with the convolutions' padding mode set."""
-    from eoc.nn import VGG, compute_scores, init_
-    from eoc.sim import gaussian_inputs, random_labels
+    from eoc.nn import compute_scores
+    from proofs_check.claims.critical import cnn_batch_and_models
 
-    gen = torch.Generator().manual_seed(seed)
-    x = gaussian_inputs(batch, widths[0] * image**2, generator=gen, dtype=torch.float64)
-    x = x.view(batch, widths[0], image, image)
-    y = random_labels(batch, widths[-1], generator=gen)
-    for r in range(replicas):
-        model = VGG(list(widths[1:-1]), in_channels=widths[0], num_classes=widths[-1], activation="tanh",
-                    batch_norm=False).double()  # fmt: skip
-        for mod in model.modules():
-            if isinstance(mod, torch.nn.Conv2d):
-                mod.padding_mode = padding
-        init_(model, "tanh", sw, SB, generator=torch.Generator().manual_seed(seed + 7919 * (r + 1)))
+    gen, x, y, models = cnn_batch_and_models(widths=widths, act="tanh", sigma_w=sw, sigma_b=SB, replicas=replicas,
+                                             batch=batch, image_size=image, seed=seed, padding=padding)  # fmt: skip
+    for model in models:
         yield compute_scores(model, "snip", x, y, generator=gen)
 
 

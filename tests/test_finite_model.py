@@ -323,21 +323,14 @@ def test_pooling_stages_and_flattens_keep_one_position_per_example():
 
 
 def _cnn_mean_square_scores(widths, sw, image, batch, replicas, seed):
-    torch = pytest.importorskip("torch")
-    from eoc.nn import VGG, compute_scores, init_
-    from eoc.sim import gaussian_inputs, random_labels
+    pytest.importorskip("torch")
+    from eoc.nn import compute_scores
+    from proofs_check.claims.critical import cnn_batch_and_models
 
-    gen = torch.Generator().manual_seed(seed)
-    out = []
-    for r in range(replicas):
-        x = gaussian_inputs(batch, widths[0] * image**2, generator=gen, dtype=torch.float64)
-        y = random_labels(batch, widths[-1], generator=gen)
-        model = VGG(list(widths[1:-1]), in_channels=widths[0], num_classes=widths[-1], activation="tanh",
-                    batch_norm=False).double()  # fmt: skip
-        init_(model, "tanh", sw, SB, generator=torch.Generator().manual_seed(seed + 31 * (r + 1)))
-        scores = compute_scores(model, "snip", x.view(batch, widths[0], image, image), y, generator=gen)
-        out.append([float((s * s).mean()) for s in scores.values()])
-    return np.array(out)
+    gen, x, y, models = cnn_batch_and_models(widths=widths, act="tanh", sigma_w=sw, sigma_b=SB, replicas=replicas,
+                                             batch=batch, image_size=image, seed=seed)  # fmt: skip
+    return np.array([[float((s * s).mean()) for s in compute_scores(m, "snip", x, y, generator=gen).values()]
+                     for m in models])  # fmt: skip
 
 
 @pytest.mark.parametrize("phase", [0.8, 1.0])

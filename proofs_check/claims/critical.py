@@ -47,6 +47,7 @@ __all__ = [
     "compare_critical_sparsity",
     "measure_critical_sparsity",
     "measure_module_critical_sparsity",
+    "cnn_batch_and_models",
     "pruning_scores",
     "IID_LABEL",
 ]
@@ -207,6 +208,32 @@ def _batch_and_stack(widths, act, sigma_w, sigma_b, replicas, batch, arch, alpha
     return gen, x, y, _stack(widths, act, sigma_w, sigma_b, replicas, arch, alpha, gen, device, dtype)
 
 
+def cnn_batch_and_models(
+    *, widths, act, sigma_w, sigma_b, replicas: int, batch: int, image_size: int, seed: int, device="cpu",
+    dtype=torch.float64, padding: str = "zeros",
+):
+    """The scoring batch and the ``replicas`` plain CNNs one seed draws for ``arch="cnn"``
+    (:func:`measure_module_critical_sparsity`): ``(gen, x, y, models)``, ``models`` a generator of
+    initialized :class:`eoc.nn.VGG` without pooling nor BatchNorm; ``gen`` continues the seed's
+    stream (for the scores).  ``padding`` sets the convolutions' padding mode (``"circular"``:
+    no border; ``bench/validate_cnn_critical_sparsity.py``)."""
+    widths = [int(w) for w in widths]
+    gen = generator(seed)
+    flat = gaussian_inputs(batch, widths[0] * image_size**2, generator=gen, dtype=dtype, device=device)
+    x = flat.view(batch, widths[0], image_size, image_size)
+    y = random_labels(batch, widths[-1], generator=gen, device=device)
+
+    def cnn(r):
+        model = VGG(list(widths[1:-1]), in_channels=widths[0], num_classes=widths[-1], activation=act,
+                    batch_norm=False).to(device=device, dtype=dtype)  # fmt: skip
+        for mod in model.modules():
+            if isinstance(mod, torch.nn.Conv2d):
+                mod.padding_mode = padding
+        return init_(model, act, sigma_w, sigma_b, generator=generator(seed + 7919 * (r + 1)))
+
+    return gen, x, y, (cnn(r) for r in range(int(replicas)))
+
+
 def measure_module_critical_sparsity(
     *,
     method: str,
@@ -243,17 +270,9 @@ def measure_module_critical_sparsity(
         gen, x, y, net = _batch_and_stack(widths, act, sigma_w, sigma_b, replicas, batch, "ffnn", 1.0, seed, device, dtype)
         models = (net.to_module(r) for r in range(replicas))
     elif arch == "cnn":
-        gen = generator(seed)
-        flat = gaussian_inputs(batch, widths[0] * image_size**2, generator=gen, dtype=dtype, device=device)
-        x = flat.view(batch, widths[0], image_size, image_size)
-        y = random_labels(batch, widths[-1], generator=gen, device=device)
-
-        def cnn(r):
-            model = VGG(list(widths[1:-1]), in_channels=widths[0], num_classes=widths[-1], activation=act,
-                        batch_norm=False).to(device=device, dtype=dtype)  # fmt: skip
-            return init_(model, act, sigma_w, sigma_b, generator=generator(seed + 7919 * (r + 1)))
-
-        models = (cnn(r) for r in range(replicas))
+        gen, x, y, models = cnn_batch_and_models(widths=widths, act=act, sigma_w=sigma_w, sigma_b=sigma_b,
+                                                 replicas=replicas, batch=batch, image_size=image_size, seed=seed,
+                                                 device=device, dtype=dtype)  # fmt: skip
     else:
         raise ValueError(f"arch must be 'ffnn' or 'cnn', got arch={arch!r}")
     for r, model in enumerate(models):
